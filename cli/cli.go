@@ -1,0 +1,98 @@
+// Package cli implements the tresor command: the server (serve), its
+// environment (env), and client commands that mirror the Azure CLI (group,
+// keyvault, keyvault key). Client commands speak to the server's REST API
+// through the Azure SDKs, exactly as any other client would.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// command is one subcommand. Run parses its own flags from args.
+type command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+// Main runs the tresor command with args (without the program name) and
+// returns the process exit code.
+func Main(ctx context.Context, args []string) int {
+	return run(ctx, args, os.Stdout, os.Stderr)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd, rest, err := lookup(args, stdout)
+	if err == nil {
+		err = cmd.Run(ctx, rest)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, usage)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "tresor:", err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: tresor <command> [flags]
+
+Server:
+  serve [--data DIR] [--addr HOST:PORT] [--domain D]   run the server
+  env [--data DIR]                                       print the environment for clients (eval "$(tresor env)")
+
+Resources (mirror az):
+  group create|show|list|delete
+  keyvault create|show|list|delete|purge|recover|list-deleted   (--hsm-name for Managed HSM)
+  keyvault key create|list|list-versions|show|set-attributes|delete|recover|purge|list-deleted|backup|restore|encrypt|decrypt
+
+Client commands read DIR/tresor.env (--data, default ./tresor-data) or the AZURE_* and TRESOR_* environment.
+Run 'tresor <command> -h' for the flags of a command.`
+
+// lookup resolves the subcommand named by the leading words of args.
+func lookup(args []string, stdout io.Writer) (command, []string, error) {
+	if len(args) == 0 {
+		return nil, nil, errUsage
+	}
+	word := func(i int) string {
+		if i < len(args) {
+			return args[i]
+		}
+		return ""
+	}
+	switch args[0] {
+	case "serve":
+		return &serveCommand{}, args[1:], nil
+	case "env":
+		return &envCommand{out: stdout}, args[1:], nil
+	case "group":
+		return groupCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "keyvault":
+		if word(1) == "key" {
+			return keyCommand{op: word(2), out: stdout}, rest(args, 3), nil
+		}
+		return vaultCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil, nil, flag.ErrHelp
+	}
+	return nil, nil, errUsage
+}
+
+func rest(args []string, n int) []string {
+	if len(args) < n {
+		return nil
+	}
+	return args[n:]
+}
