@@ -119,12 +119,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	handler, pattern := h.mux.Handler(r)
-	if pattern == "" {
+	if _, pattern := h.mux.Handler(r); pattern == "" {
 		h.writeError(w, r, tresor.Errorf(tresor.NotFound, "The operation %s %s is not supported.", r.Method, r.URL.Path).WithReason(codeNotFound))
 		return
 	}
-	handler.ServeHTTP(w, r)
+	h.mux.ServeHTTP(w, r) // sets the path values that Handler does not
 }
 
 // normalizePath collapses repeated slashes and removes a trailing slash.
