@@ -1,0 +1,121 @@
+// Package identity is tresor's token issuer: a small Microsoft Entra ID for
+// applications. It keeps tenants and service principals, issues signed
+// access tokens to service principals that present their client secret (the
+// OAuth 2.0 client credentials grant that azidentity's
+// ClientSecretCredential and @azure/identity use), and validates those
+// tokens for the other parts of tresor.
+//
+// Tokens are RS256 JWTs shaped like Entra's v1.0 application tokens
+// (ver "1.0", appid, oid, tid, idtyp "app", plus v2.0's azp). Their issuer
+// is "{Issuer}/{tenant}/", the v1.0 form with tresor's base URL in place of
+// https://sts.windows.net; a tenant's OpenID configuration names the same
+// issuer in its v1.0 and v2.0 forms, since tresor issues one kind of token.
+// The audience ("aud") is the configured audience that the requested scope
+// names, spelled as configured; scopes and audiences compare ignoring case
+// and trailing slashes.
+//
+// The signing keys are RSA-2048, sealed under the root key; the newest one
+// signs, all of them validate. Client secrets are 256-bit random strings
+// stored only as salted SHA-256 hashes.
+//
+// The package holds the rules; identity/idhttp speaks the OAuth and OpenID
+// wire protocol and a Store (sqlite) keeps the records.
+package identity
+
+import (
+	"context"
+	"time"
+
+	"github.com/tresorkms/tresor"
+)
+
+// Tenant is a directory: the namespace that service principals belong to
+// and that tokens are issued in.
+type Tenant struct {
+	ID          string // a lower-case GUID
+	DisplayName string
+	Created     time.Time
+}
+
+// ServicePrincipal is an application's identity in a tenant. It
+// authenticates with a client secret, of which only a salted hash is kept.
+type ServicePrincipal struct {
+	ObjectID    string // the "oid" claim; role assignments name this
+	AppID       string // the client id; unique across tenants
+	DisplayName string
+	TenantID    string
+	Type        tresor.PrincipalType
+	SecretHash  []byte // SHA-256(SecretSalt || secret)
+	SecretSalt  []byte
+	Created     time.Time
+}
+
+// SigningKey is a token signing key as stored: the PKCS#8 form of an RSA
+// private key, sealed with the binding "identity/signing/{ID}".
+type SigningKey struct {
+	ID      string // the JWT "kid": the key's RFC 7638 thumbprint
+	Sealed  []byte
+	Created time.Time
+}
+
+// Store persists tenants, service principals and signing keys. It keeps no
+// rules of its own.
+//
+// Methods return a *tresor.Error with Kind NotFound when the object does
+// not exist and Conflict when an identifier is taken; any other failure is
+// Internal.
+type Store interface {
+	// CreateTenant inserts t. Conflict if a tenant with t.ID exists.
+	CreateTenant(ctx context.Context, t Tenant) error
+	// Tenant returns the tenant with that ID.
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	// Tenants lists all tenants, oldest first (ties by ID).
+	Tenants(ctx context.Context) ([]Tenant, error)
+
+	// CreateServicePrincipal inserts sp. NotFound if sp.TenantID does not
+	// exist; Conflict if sp.ObjectID or sp.AppID is taken.
+	CreateServicePrincipal(ctx context.Context, sp ServicePrincipal) error
+	// UpdateServicePrincipal replaces the mutable fields (DisplayName,
+	// SecretHash, SecretSalt) of the service principal sp.ObjectID.
+	UpdateServicePrincipal(ctx context.Context, sp ServicePrincipal) error
+	// ServicePrincipal returns the service principal with that object ID.
+	ServicePrincipal(ctx context.Context, objectID string) (ServicePrincipal, error)
+	// ServicePrincipalByAppID returns the service principal with that
+	// client (application) ID.
+	ServicePrincipalByAppID(ctx context.Context, appID string) (ServicePrincipal, error)
+	// ServicePrincipals lists a tenant's service principals, oldest first
+	// (ties by object ID). An unknown tenant has none.
+	ServicePrincipals(ctx context.Context, tenantID string) ([]ServicePrincipal, error)
+
+	// PutSigningKey inserts k. Conflict if a key with k.ID exists.
+	PutSigningKey(ctx context.Context, k SigningKey) error
+	// SigningKeys lists all signing keys, oldest first (ties by ID).
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+}
+
+// Reasons are the OAuth 2.0 error codes (RFC 6749 section 5.2, and Entra's
+// invalid_tenant) that clients branch on. They go into tresor.Error.Reason
+// and from there into the "error" member of the token endpoint's reply.
+const (
+	ReasonInvalidRequest       = "invalid_request"
+	ReasonInvalidClient        = "invalid_client"
+	ReasonInvalidScope         = "invalid_scope"
+	ReasonInvalidTenant        = "invalid_tenant"
+	ReasonUnsupportedGrantType = "unsupported_grant_type"
+)
+
+// AdminName is the display name of the service principal that Bootstrap
+// creates.
+const AdminName = "tresor-admin"
+
+// Admin is the identity Bootstrap provides for the operator.
+type Admin struct {
+	TenantID string
+	ClientID string
+	ObjectID string
+	// ClientSecret is set only when Created is true: the secret is not
+	// stored and cannot be shown again. ResetCredential issues a new one.
+	ClientSecret string
+	// Created reports whether this call created the service principal.
+	Created bool
+}

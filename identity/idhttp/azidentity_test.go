@@ -1,0 +1,176 @@
+package idhttp_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/identity"
+	"github.com/tresorkms/tresor/identity/identitytest"
+	"github.com/tresorkms/tresor/identity/idhttp"
+)
+
+const vaultAudience = "https://vault.localhost:8443"
+
+// recorder is a Transport that records every request and sends to the
+// test server only, so that nothing leaves the machine. It answers a
+// request for any other host as Entra answers instance discovery for an
+// authority it does not know.
+type recorder struct {
+	client *http.Client
+	host   string
+
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (rc *recorder) Do(r *http.Request) (*http.Response, error) {
+	rc.mu.Lock()
+	rc.reqs = append(rc.reqs, r.Method+" "+r.URL.Host+r.URL.Path)
+	rc.mu.Unlock()
+	if r.URL.Host != rc.host {
+		w := httptest.NewRecorder()
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		w.WriteString(`{"error":"invalid_instance","error_description":"AADSTS50049: Unknown or invalid instance.","error_codes":[50049]}`)
+		resp := w.Result()
+		resp.Request = r
+		return resp, nil
+	}
+	return rc.client.Do(r)
+}
+
+func (rc *recorder) requests() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.reqs)
+}
+
+// startIssuer serves idhttp over TLS on 127.0.0.1, with the server's own
+// URL as the issuer.
+func startIssuer(t *testing.T) (*httptest.Server, *identity.Service, identity.Admin) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	svc, admin := identitytest.NewService(t, "https://"+srv.Listener.Addr().String(), vaultAudience)
+	srv.Config.Handler = idhttp.New(svc)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, svc, admin
+}
+
+func credential(t *testing.T, srv *httptest.Server, tr *recorder, tenant, clientID, secret string, disableInstanceDiscovery bool) *azidentity.ClientSecretCredential {
+	t.Helper()
+	cred, err := azidentity.NewClientSecretCredential(tenant, clientID, secret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL + "/"},
+			Transport: tr,
+		},
+		DisableInstanceDiscovery: disableInstanceDiscovery,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
+// TestClientSecretCredential obtains tokens with the unmodified azidentity
+// ClientSecretCredential and validates them.
+func TestClientSecretCredential(t *testing.T) {
+	srv, svc, admin := startIssuer(t)
+	tr := &recorder{client: srv.Client(), host: srv.Listener.Addr().String()}
+	cred := credential(t, srv, tr, admin.TenantID, admin.ClientID, admin.ClientSecret, true)
+	ctx := context.Background()
+
+	// As azkeys asks: with the tenant from the challenge, and CAE.
+	opts := []policy.TokenRequestOptions{
+		{Scopes: []string{vaultAudience + "/.default"}},
+		{Scopes: []string{vaultAudience + "/.default"}, TenantID: admin.TenantID, EnableCAE: true},
+	}
+	for _, o := range opts {
+		tok, err := cred.GetToken(ctx, o)
+		if err != nil {
+			t.Fatalf("GetToken(%+v) = %v", o, err)
+		}
+		p, err := svc.Validate(ctx, tok.Token, vaultAudience)
+		if err != nil {
+			t.Fatalf("Validate() = %v", err)
+		}
+		want := tresor.Principal{TenantID: admin.TenantID, ObjectID: admin.ObjectID, AppID: admin.ClientID, Name: identity.AdminName, Type: tresor.ServicePrincipal}
+		if diff := cmp.Diff(want, p); diff != "" {
+			t.Errorf("Validate() mismatch (-want +got):\n%s", diff)
+		}
+	}
+	// A second call is answered from MSAL's cache.
+	if _, err := cred.GetToken(ctx, opts[0]); err != nil {
+		t.Fatal(err)
+	}
+	host := srv.Listener.Addr().String()
+	config := "GET " + host + "/" + admin.TenantID + "/v2.0/.well-known/openid-configuration"
+	token := "POST " + host + "/" + admin.TenantID + "/oauth2/v2.0/token"
+	// One MSAL client per CAE setting, each discovering the tenant once.
+	want := []string{config, token, config, token}
+	if diff := cmp.Diff(want, tr.requests()); diff != "" {
+		t.Errorf("requests mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestClientSecretCredentialErrors checks that failures reach the caller as
+// azidentity's AuthenticationFailedError with Entra's status, unretried.
+func TestClientSecretCredentialErrors(t *testing.T) {
+	srv, _, admin := startIssuer(t)
+	tests := []struct {
+		name, clientID, secret, scope string
+		status                        int
+	}{
+		{"wrong secret", admin.ClientID, "wrong", vaultAudience + "/.default", http.StatusUnauthorized},
+		{"unknown client", "11111111-1111-4111-8111-111111111111", admin.ClientSecret, vaultAudience + "/.default", http.StatusUnauthorized},
+		{"unknown audience", admin.ClientID, admin.ClientSecret, "https://vault.azure.net/.default", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &recorder{client: srv.Client(), host: srv.Listener.Addr().String()}
+			cred := credential(t, srv, tr, admin.TenantID, tt.clientID, tt.secret, true)
+			_, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{tt.scope}})
+			var afe *azidentity.AuthenticationFailedError
+			if !errors.As(err, &afe) || afe.RawResponse == nil || afe.RawResponse.StatusCode != tt.status {
+				t.Fatalf("GetToken() = %v, want AuthenticationFailedError with status %d", err, tt.status)
+			}
+			if n := len(tr.requests()); n != 2 {
+				t.Errorf("%d requests, want 2 (discovery, one token request)", n)
+			}
+		})
+	}
+}
+
+// TestInstanceDiscoveryGoesToMicrosoft records why clients must set
+// DisableInstanceDiscovery: without it, MSAL asks login.microsoftonline.com,
+// not the authority host, whether the authority is valid. Offline that
+// fails (after retries); online Entra answers invalid_instance for a host
+// it does not know, as the recorder does here.
+func TestInstanceDiscoveryGoesToMicrosoft(t *testing.T) {
+	srv, _, admin := startIssuer(t)
+	tr := &recorder{client: srv.Client(), host: srv.Listener.Addr().String()}
+	cred := credential(t, srv, tr, admin.TenantID, admin.ClientID, admin.ClientSecret, false)
+	_, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{vaultAudience + "/.default"}})
+	if err == nil {
+		t.Fatalf("GetToken() without DisableInstanceDiscovery succeeded; update the package documentation")
+	}
+	t.Logf("GetToken() = %v", err)
+	// Once for the silent (cache) attempt, once for the token request;
+	// never to the authority host.
+	want := []string{"GET login.microsoftonline.com/common/discovery/instance", "GET login.microsoftonline.com/common/discovery/instance"}
+	if diff := cmp.Diff(want, tr.requests()); diff != "" {
+		t.Errorf("requests mismatch (-want +got):\n%s", diff)
+	}
+}

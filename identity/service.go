@@ -1,0 +1,282 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/seal"
+)
+
+// Service is the token issuer. Its exported fields are set before first use
+// and not changed afterwards; it is then safe for concurrent use.
+type Service struct {
+	Store  Store
+	Sealer *seal.Sealer // seals the signing keys
+	// Issuer is the issuer's base URL as clients reach it, such as
+	// "https://localhost:8443", without a trailing slash. A tenant's tokens
+	// carry the issuer Issuer + "/" + tenant + "/".
+	Issuer string
+	// Audiences are the resources that tokens can be requested for, such
+	// as "https://vault.localhost:8443". A token's "aud" is the audience as
+	// written here.
+	Audiences []string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	keys   map[string]*signingKey // by kid; nil until first loaded
+	active *signingKey            // the newest key, which signs
+	loaded time.Time              // when keys were last read from Store
+
+	tenants sync.Map // IDs of tenants known to exist; tenants are never deleted
+}
+
+// Bootstrap prepares a new installation and is safe to call on every start:
+// it creates, where missing, the first tenant, a signing key and the admin
+// service principal (named AdminName, in the oldest tenant), and returns
+// the admin.
+//
+// The client secret cannot be recovered from the store, so Admin carries it
+// only on the call that created the principal (Created is true). The caller
+// is expected to keep it, for instance in the 0600 environment file that
+// clients source; if that copy is lost, ResetCredential issues a new secret
+// and the file can be written again.
+//
+// Bootstrap must not run concurrently with itself against one Store.
+func (s *Service) Bootstrap(ctx context.Context) (Admin, error) {
+	tenants, err := s.Store.Tenants(ctx)
+	if err != nil {
+		return Admin{}, err
+	}
+	var home Tenant
+	if len(tenants) > 0 {
+		home = tenants[0]
+	} else {
+		home = Tenant{ID: newGUID(), DisplayName: "tresor", Created: s.now()}
+		if err := s.Store.CreateTenant(ctx, home); err != nil {
+			return Admin{}, fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	keys, err := s.Store.SigningKeys(ctx)
+	if err != nil {
+		return Admin{}, err
+	}
+	if len(keys) == 0 {
+		if _, err := s.RotateSigningKey(ctx); err != nil {
+			return Admin{}, fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	sps, err := s.Store.ServicePrincipals(ctx, home.ID)
+	if err != nil {
+		return Admin{}, err
+	}
+	for _, sp := range sps {
+		if sp.DisplayName == AdminName {
+			return Admin{TenantID: home.ID, ClientID: sp.AppID, ObjectID: sp.ObjectID}, nil
+		}
+	}
+	sp, secret, err := s.CreateServicePrincipal(ctx, home.ID, AdminName)
+	if err != nil {
+		return Admin{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	return Admin{TenantID: home.ID, ClientID: sp.AppID, ObjectID: sp.ObjectID, ClientSecret: secret, Created: true}, nil
+}
+
+// CreateTenant creates a tenant with a new ID. Invalid if displayName is
+// empty or too long.
+func (s *Service) CreateTenant(ctx context.Context, displayName string) (Tenant, error) {
+	if err := checkDisplayName(displayName); err != nil {
+		return Tenant{}, err
+	}
+	t := Tenant{ID: newGUID(), DisplayName: displayName, Created: s.now()}
+	if err := s.Store.CreateTenant(ctx, t); err != nil {
+		return Tenant{}, err
+	}
+	return t, nil
+}
+
+// Tenant returns a tenant. For an unknown or malformed ID it returns
+// NotFound with Reason ReasonInvalidTenant and Entra's AADSTS90002 message.
+func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
+	id = strings.ToLower(id)
+	if !isGUID(id) {
+		return Tenant{}, tenantNotFound(id)
+	}
+	t, err := s.Store.Tenant(ctx, id)
+	if tresor.IsKind(err, tresor.NotFound) {
+		return Tenant{}, tenantNotFound(id)
+	}
+	if err != nil {
+		return Tenant{}, err
+	}
+	s.tenants.Store(t.ID, true)
+	return t, nil
+}
+
+// knownTenant is Tenant without the read, for tenants seen before.
+func (s *Service) knownTenant(ctx context.Context, id string) error {
+	if _, ok := s.tenants.Load(id); ok {
+		return nil
+	}
+	_, err := s.Tenant(ctx, id)
+	return err
+}
+
+func tenantNotFound(id string) error {
+	return tresor.Errorf(tresor.NotFound,
+		"AADSTS90002: Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
+		clip(id)).WithReason(ReasonInvalidTenant)
+}
+
+// CreateServicePrincipal creates a service principal in a tenant and
+// returns it with its client secret, which is not stored and cannot be
+// read again. NotFound (ReasonInvalidTenant) if the tenant does not exist;
+// Invalid if displayName is empty or too long.
+func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayName string) (ServicePrincipal, string, error) {
+	if err := checkDisplayName(displayName); err != nil {
+		return ServicePrincipal{}, "", err
+	}
+	t, err := s.Tenant(ctx, tenantID)
+	if err != nil {
+		return ServicePrincipal{}, "", err
+	}
+	secret, salt := newSecret(), random(16)
+	sp := ServicePrincipal{
+		ObjectID:    newGUID(),
+		AppID:       newGUID(),
+		DisplayName: displayName,
+		TenantID:    t.ID,
+		Type:        tresor.ServicePrincipal,
+		SecretHash:  hashSecret(salt, secret),
+		SecretSalt:  salt,
+		Created:     s.now(),
+	}
+	if err := s.Store.CreateServicePrincipal(ctx, sp); err != nil {
+		return ServicePrincipal{}, "", fmt.Errorf("create service principal: %w", err)
+	}
+	return sp, secret, nil
+}
+
+// ServicePrincipal returns the service principal with that client (app) ID.
+// NotFound if there is none.
+func (s *Service) ServicePrincipal(ctx context.Context, appID string) (ServicePrincipal, error) {
+	return s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(appID))
+}
+
+// ResetCredential replaces the client secret of the service principal with
+// that client (app) ID and returns the new secret; the old one stops
+// working at once. Tokens already issued stay valid until they expire.
+// NotFound if there is no such service principal.
+func (s *Service) ResetCredential(ctx context.Context, appID string) (string, error) {
+	sp, err := s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(appID))
+	if err != nil {
+		return "", err
+	}
+	secret := newSecret()
+	sp.SecretSalt = random(16)
+	sp.SecretHash = hashSecret(sp.SecretSalt, secret)
+	if err := s.Store.UpdateServicePrincipal(ctx, sp); err != nil {
+		return "", fmt.Errorf("reset credential %s: %w", sp.AppID, err)
+	}
+	return secret, nil
+}
+
+// authenticateClient checks a client secret for a client ID in a tenant.
+func (s *Service) authenticateClient(ctx context.Context, tenantID, clientID, secret string) (ServicePrincipal, error) {
+	sp, err := s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(clientID))
+	if err != nil && !tresor.IsKind(err, tresor.NotFound) {
+		return ServicePrincipal{}, err
+	}
+	if err != nil || sp.TenantID != tenantID {
+		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
+			"AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.",
+			clip(clientID), tenantID).WithReason(ReasonInvalidClient)
+	}
+	if subtle.ConstantTimeCompare(hashSecret(sp.SecretSalt, secret), sp.SecretHash) != 1 {
+		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
+			"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.",
+			sp.AppID).WithReason(ReasonInvalidClient)
+	}
+	return sp, nil
+}
+
+func (s *Service) now() time.Time {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return now().UTC().Truncate(time.Second)
+}
+
+// hashSecret returns SHA-256(salt || secret). Secrets carry 256 bits of
+// entropy, so a fast hash suffices: there is nothing to guess.
+func hashSecret(salt []byte, secret string) []byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(secret))
+	return h.Sum(nil)
+}
+
+// newSecret returns 256 random bits as 43 URL-safe characters, which need
+// no quoting in a form body or a shell.
+func newSecret() string { return base64.RawURLEncoding.EncodeToString(random(32)) }
+
+// random returns n bytes from crypto/rand.
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b) //nolint:errcheck // crypto/rand does not fail
+	return b
+}
+
+// newGUID returns a random (version 4) GUID in lower case.
+func newGUID() string {
+	b := random(16)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// isGUID reports whether s is a GUID in the 8-4-4-4-12 form.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+const maxDisplayName = 256
+
+func checkDisplayName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > maxDisplayName {
+		return tresor.Errorf(tresor.Invalid, "display name must be 1 to %d characters", maxDisplayName)
+	}
+	return nil
+}
+
+// clip shortens caller-supplied text that is echoed in a message.
+func clip(s string) string {
+	const n = 64
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
