@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// serveCommand runs the server until its context ends.
+type serveCommand struct{}
+
+func (c *serveCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg := Config{}
+	fs.StringVar(&cfg.DataDir, "data", "./tresor-data", "data directory (created on first start)")
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "listen address")
+	fs.StringVar(&cfg.Domain, "domain", "localhost", "DNS domain: vaults are {name}.vault.{domain}")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	s.Logger.Info("tresor serving", "addr", s.Addr(), "domain", cfg.Domain, "data", cfg.DataDir,
+		"env", filepath.Join(cfg.DataDir, "tresor.env"))
+	return s.Serve(ctx)
+}
+
+// envCommand prints DIR/tresor.env, ready for eval.
+type envCommand struct{ out io.Writer }
+
+func (c *envCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	data := dataFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(*data, "tresor.env"))
+	if err != nil {
+		return fmt.Errorf("no environment yet: start the server once with 'tresor serve --data %s' (%w)", *data, err)
+	}
+	_, err = c.out.Write(b)
+	return err
+}

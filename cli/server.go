@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tresorkms/tresor/client"
+	"github.com/tresorkms/tresor/hsm/software"
+	"github.com/tresorkms/tresor/keyvault"
+	"github.com/tresorkms/tresor/keyvault/kvhttp"
+	"github.com/tresorkms/tresor/seal"
+	"github.com/tresorkms/tresor/sqlite"
+)
+
+// Config is what Open needs to run a server.
+type Config struct {
+	DataDir string
+	Addr    string // listen address; port 0 picks a free port
+	Domain  string
+	Logger  *slog.Logger
+}
+
+// Server is the whole system: it opens the data directory, wires every
+// service and serves them on one HTTPS listener. The e2e tests run it
+// in-process.
+type Server struct {
+	Config
+	Logger *slog.Logger
+	DB     *sqlite.DB
+	Keys   *keyvault.Service
+	// Env is the environment for clients, as written to DIR/tresor.env.
+	Env client.Env
+
+	ln   net.Listener
+	http *http.Server
+	sys  system // the identity and ARM parts; see wire.go
+}
+
+// Open initialises the data directory on first use and prepares every
+// service. It listens at once, so that Addr is known (port 0 works), but
+// serves only when Serve is called.
+func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	s := &Server{Config: cfg, Logger: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	root, err := seal.LoadOrCreateRoot(filepath.Join(cfg.DataDir, "root.key"))
+	if err != nil {
+		return nil, err
+	}
+	keySealer, err := seal.New(root, "keys")
+	if err != nil {
+		return nil, err
+	}
+	backupSealer, err := seal.New(root, "backup")
+	if err != nil {
+		return nil, err
+	}
+	if s.DB, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tresor.db")); err != nil {
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, err
+	}
+	s.Keys = keyvault.NewService(s.DB, software.New(keySealer), backupSealer)
+
+	u := s.urls()
+	if err := s.sys.open(ctx, s, root, u); err != nil {
+		return nil, err
+	}
+	authority := strings.TrimSuffix(u.authority, "/") + "/" + s.Env["AZURE_TENANT_ID"]
+	vaults := kvhttp.New(kvhttp.Handler{
+		Service: s.Keys, Kind: keyvault.KeyVault, Suffix: ".vault." + cfg.Domain,
+		Resource: u.vaultResource, Authority: authority, Logger: s.Logger,
+		Authenticate: s.sys.authenticator(u.vaultResource, "https://vault."+cfg.Domain),
+	})
+	hsms := kvhttp.New(kvhttp.Handler{
+		Service: s.Keys, Kind: keyvault.ManagedHSM, Suffix: ".managedhsm." + cfg.Domain,
+		Resource: u.hsmResource, Authority: authority, Logger: s.Logger,
+		Authenticate: s.sys.authenticator(u.hsmResource, "https://managedhsm."+cfg.Domain),
+	})
+	s.http = &http.Server{
+		Handler:           s.dispatch(vaults, hsms, s.sys.control()),
+		TLSConfig:         s.sys.tlsConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// urls are the public URLs of the server's parts.
+type urls struct {
+	port          string
+	suffix        string // ":port", or "" for 443
+	authority     string // https://{D}:{port}/
+	arm           string // https://{D}:{port}
+	armAudience   string
+	vaultResource string // https://vault.{D}:{port}
+	hsmResource   string
+}
+
+func (s *Server) urls() urls {
+	_, port, _ := net.SplitHostPort(s.ln.Addr().String())
+	suffix := ":" + port
+	if port == "443" {
+		suffix = ""
+	}
+	d := s.Domain
+	return urls{
+		port:          port,
+		suffix:        suffix,
+		authority:     "https://" + d + suffix + "/",
+		arm:           "https://" + d + suffix,
+		armAudience:   "https://management." + d,
+		vaultResource: "https://vault." + d + suffix,
+		hsmResource:   "https://managedhsm." + d + suffix,
+	}
+}
+
+// dispatch routes by Host: vaults and HSMs by their subdomains, the rest
+// (the domain itself, or an IP literal) to the control plane.
+func (s *Server) dispatch(vaults, hsms, control http.Handler) http.Handler {
+	d := strings.ToLower(s.Domain)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := strings.ToLower(r.Host)
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		switch {
+		case strings.HasSuffix(host, ".vault."+d):
+			vaults.ServeHTTP(w, r)
+		case strings.HasSuffix(host, ".managedhsm."+d):
+			hsms.ServeHTTP(w, r)
+		case host == d || host == "localhost" || net.ParseIP(host) != nil:
+			control.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error":{"code":"NotFound","message":"No service is served at host %s."}}`, strconv.Quote(r.Host))
+		}
+	})
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves HTTPS until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.ServeTLS(s.ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.http.Shutdown(shutdown); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+// Close releases the listener and the database. It is safe to call on a
+// partly opened Server.
+func (s *Server) Close() error {
+	var errs []error
+	if s.ln != nil {
+		s.ln.Close() // already closed after Serve returns; the error is uninteresting
+	}
+	if s.DB != nil {
+		errs = append(errs, s.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// writeEnv writes DIR/tresor.env (mode 0600: it holds the admin secret).
+func (s *Server) writeEnv() error {
+	var b strings.Builder
+	b.WriteString("# tresor client environment; eval \"$(tresor env)\" to use it.\n")
+	for _, k := range []string{
+		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST",
+		"AZURE_SUBSCRIPTION_ID", "TRESOR_ARM_ENDPOINT", "TRESOR_ARM_AUDIENCE", "TRESOR_CA_FILE",
+		"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS",
+	} {
+		fmt.Fprintf(&b, "export %s='%s'\n", k, s.Env[k])
+	}
+	path := filepath.Join(s.DataDir, "tresor.env")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Resource returns the token audience for a vault or HSM URL: the
+// challenge resource of its data plane.
+func (s *Server) Resource(vaultURL string) string {
+	u := s.urls()
+	if strings.Contains(vaultURL, ".managedhsm.") {
+		return u.hsmResource
+	}
+	return u.vaultResource
+}

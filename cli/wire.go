@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/arm"
+	"github.com/tresorkms/tresor/arm/armhttp"
+	"github.com/tresorkms/tresor/arm/vault"
+	"github.com/tresorkms/tresor/client"
+	"github.com/tresorkms/tresor/identity"
+	"github.com/tresorkms/tresor/identity/idhttp"
+	"github.com/tresorkms/tresor/keyvault"
+	"github.com/tresorkms/tresor/pki"
+	"github.com/tresorkms/tresor/seal"
+)
+
+// system holds the parts of the server around the key service: TLS, the
+// token issuer and the control plane.
+type system struct {
+	pki      *pki.Bundle
+	identity *identity.Service
+	tokens   http.Handler // the issuer's OAuth and OpenID endpoints
+	arm      http.Handler // the ARM front door
+}
+
+func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) error {
+	var err error
+	if sys.pki, err = pki.LoadOrCreate(s.DataDir, s.Domain); err != nil {
+		return err
+	}
+	idSealer, err := seal.New(root, "identity")
+	if err != nil {
+		return err
+	}
+	d := s.Domain
+	sys.identity = &identity.Service{
+		Store:  s.DB,
+		Sealer: idSealer,
+		Issuer: strings.TrimSuffix(u.authority, "/"),
+		// Each data plane accepts its audience with and without the port:
+		// the SDKs ask for the challenge's resource (with the port), people
+		// configuring scopes by hand often leave it out.
+		Audiences: []string{u.vaultResource, "https://vault." + d, u.hsmResource, "https://managedhsm." + d, u.armAudience},
+	}
+	admin, err := sys.identity.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	sys.tokens = idhttp.New(sys.identity)
+
+	prev := client.Env{}
+	if b, err := os.ReadFile(filepath.Join(s.DataDir, "tresor.env")); err == nil {
+		prev = client.Parse(b)
+	}
+	secret := admin.ClientSecret
+	if !admin.Created {
+		secret = prev["AZURE_CLIENT_SECRET"]
+		if secret == "" || prev["AZURE_CLIENT_ID"] != admin.ClientID {
+			// The only copy of the secret was lost: issue a new one.
+			if secret, err = sys.identity.ResetCredential(ctx, admin.ClientID); err != nil {
+				return err
+			}
+		}
+	}
+	subscription, err := sys.openARM(ctx, s, admin.TenantID, u)
+	if err != nil {
+		return err
+	}
+	s.Env = client.Env{
+		"AZURE_TENANT_ID":       admin.TenantID,
+		"AZURE_CLIENT_ID":       admin.ClientID,
+		"AZURE_CLIENT_SECRET":   secret,
+		"AZURE_AUTHORITY_HOST":  u.authority,
+		"AZURE_SUBSCRIPTION_ID": subscription,
+		"TRESOR_ARM_ENDPOINT":   u.arm,
+		"TRESOR_ARM_AUDIENCE":   u.armAudience,
+		"TRESOR_CA_FILE":        sys.pki.CAFile,
+		"TRESOR_DOMAIN":         s.Domain,
+		"TRESOR_ADDR":           s.ln.Addr().String(),
+		"NODE_EXTRA_CA_CERTS":   sys.pki.CAFile,
+	}
+	return s.writeEnv()
+}
+
+// authenticator validates bearer tokens for a data plane's audiences.
+func (sys *system) authenticator(audiences ...string) func(context.Context, string) (tresor.Principal, error) {
+	return func(ctx context.Context, token string) (tresor.Principal, error) {
+		return sys.identity.Validate(ctx, token, audiences...)
+	}
+}
+
+func (sys *system) tlsConfig() *tls.Config { return sys.pki.TLSConfig() }
+
+// control serves the domain itself: the health check, ARM and the token
+// issuer. ARM paths start with /subscriptions or /providers; everything
+// else belongs to the issuer, whose paths start with a tenant.
+func (sys *system) control() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.ToLower(r.URL.Path)
+		switch {
+		case p == "/healthz":
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Write([]byte("ok\n")) //nolint:errcheck // the client went away
+		case strings.HasPrefix(p, "/subscriptions") || strings.HasPrefix(p, "/providers"):
+			sys.arm.ServeHTTP(w, r)
+		default:
+			sys.tokens.ServeHTTP(w, r)
+		}
+	})
+}
+
+// openARM prepares the control plane and returns the subscription.
+func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u urls) (string, error) {
+	armSvc := &arm.Service{Store: s.DB}
+	sub, err := armSvc.Bootstrap(ctx, tenantID)
+	if err != nil {
+		return "", err
+	}
+	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, URI: func(kind keyvault.VaultKind, name string) string {
+		if kind == keyvault.ManagedHSM {
+			return "https://" + name + ".managedhsm." + s.Domain + u.suffix + "/"
+		}
+		return "https://" + name + ".vault." + s.Domain + u.suffix + "/"
+	}}
+	sys.arm = armhttp.New(armhttp.Config{
+		ARM:          armSvc,
+		Authenticate: sys.authenticator(u.armAudience),
+		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + tenantID,
+		Providers:    []armhttp.Provider{vaults},
+		Logger:       s.Logger,
+	})
+	return sub.ID, nil
+}

@@ -1,0 +1,47 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
+)
+
+// TestJSSDK runs the node test suite in e2e/js against a live server. The
+// README's test command installs its packages with 'npm ci' first.
+func TestJSSDK(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("js", "node_modules", "@azure", "keyvault-keys")); err != nil {
+		t.Fatalf("the JS SDKs are not installed: run 'npm ci --prefix e2e/js' (make test does): %v", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required for the JS end-to-end suite: %v", err)
+	}
+	e := start(t)
+	e.vault(t, "kv-js", false, func(p *armkeyvault.VaultProperties) { p.SoftDeleteRetentionInDays = to.Ptr[int32](7) })
+	e.vault(t, "hsm-js", true, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "keys.test.js")
+	cmd.Dir = "js"
+	cmd.Env = append(os.Environ(),
+		"AZURE_TENANT_ID="+e.env["AZURE_TENANT_ID"],
+		"AZURE_CLIENT_ID="+e.env["AZURE_CLIENT_ID"],
+		"AZURE_CLIENT_SECRET="+e.env["AZURE_CLIENT_SECRET"],
+		"AZURE_AUTHORITY_HOST="+e.env["AZURE_AUTHORITY_HOST"],
+		"NODE_EXTRA_CA_CERTS="+e.env["TRESOR_CA_FILE"],
+		"TRESOR_TEST_VAULT_URL="+e.env.VaultURL("kv-js"),
+		"TRESOR_TEST_HSM_URL="+e.env.HSMURL("hsm-js"),
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test failed: %v\n%s", err, out)
+	}
+	t.Logf("node --test:\n%s", out)
+}
