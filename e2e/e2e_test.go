@@ -528,7 +528,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	var wrapped []byte
-	var kid string
+	var version string
 	func() {
 		e := startIn(t, dir)
 		kv := e.vault(t, "kv-restart", false, nil)
@@ -536,7 +536,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		kid = string(*k.Key.KID)
+		version = k.Key.KID.Version()
 		w, err := kv.WrapKey(ctx, "k", "", azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: []byte("0123456789abcdef")}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -552,7 +552,9 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, err := kv.UnwrapKey(ctx, "k", "", azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: wrapped}, nil)
-	if err != nil || string(u.Result) != "0123456789abcdef" || string(*u.KID) != kid {
+	// The restarted server listens on another free port, so compare the
+	// version rather than the whole kid.
+	if err != nil || string(u.Result) != "0123456789abcdef" || u.KID.Version() != version {
 		t.Fatalf("UnwrapKey after restart = %q %v, %v", u.Result, u.KID, err)
 	}
 }

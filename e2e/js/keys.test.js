@@ -103,7 +103,7 @@ test("lifecycle: get, list, update, disable, delete, recover, backup, purge, res
   const delPoller = await keys.beginDeleteKey(name, { intervalInMs: 50 });
   const deleted = await delPoller.pollUntilDone();
   assert.equal(deleted.name, name);
-  assert.ok(deleted.recoveryId.endsWith(`/deletedkeys/${name}`));
+  assert.ok(deleted.properties.recoveryId.endsWith(`/deletedkeys/${name}`));
   await assert.rejects(keys.createKey(name, "RSA"), (e) => e.statusCode === 409);
   const dk = await keys.getDeletedKey(name);
   assert.ok(dk.properties.scheduledPurgeDate > dk.properties.deletedOn);
