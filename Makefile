@@ -7,7 +7,7 @@ build:
 # test installs the JS SDKs the end-to-end suite drives, then runs every test.
 test:
 	npm ci --prefix e2e/js --no-audit --no-fund
-	go test ./...
+	go test -race ./...
 
 run:
 	go run ./cmd/tresor serve

@@ -21,10 +21,11 @@ type command interface {
 // Main runs the tresor command with args (without the program name) and
 // returns the process exit code.
 func Main(ctx context.Context, args []string) int {
-	return run(ctx, args, os.Stdout, os.Stderr)
+	return Run(ctx, args, os.Stdout, os.Stderr)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run is Main with explicit output streams, for tests.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, rest, err := lookup(args, stdout)
 	if err == nil {
 		err = cmd.Run(ctx, rest)
