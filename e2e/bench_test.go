@@ -96,11 +96,11 @@ func benchRequests(b *testing.B, hc *http.Client, url, auth string, body []byte)
 				b.Error(err)
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
+			msg, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			local = append(local, time.Since(t0))
 			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
+				b.Errorf("status %d: %s", resp.StatusCode, msg)
 				return
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/arm"
@@ -14,20 +13,30 @@ import (
 
 var _ arm.Store = (*DB)(nil)
 
-// CreateSubscription inserts a subscription.
+// CreateSubscription implements arm.Store.
 func (db *DB) CreateSubscription(ctx context.Context, s arm.Subscription) error {
-	return internal(db.update(ctx, func(tx *sql.Tx) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM arm_subscriptions WHERE id = ?`, s.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return tresor.Errorf(tresor.Conflict, "subscription %s exists", s.ID)
+		}
+		// seq orders subscriptions by creation.
 		_, err := tx.ExecContext(ctx, `INSERT INTO arm_subscriptions (id, tenant_id, display_name, state, seq)
-			VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM arm_subscriptions))`, s.ID, s.TenantID, s.DisplayName, s.State)
+			VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM arm_subscriptions))`,
+			s.ID, s.TenantID, s.DisplayName, s.State)
 		return err
-	}), "sqlite: create subscription")
+	})
+	return internal(err, "sqlite: create subscription")
 }
 
-// Subscription returns a subscription by id.
+// Subscription implements arm.Store.
 func (db *DB) Subscription(ctx context.Context, id string) (arm.Subscription, error) {
 	var s arm.Subscription
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT id, tenant_id, display_name, state FROM arm_subscriptions WHERE lower(id) = lower(?)`, id).
+		err := tx.QueryRowContext(ctx, `SELECT id, tenant_id, display_name, state FROM arm_subscriptions WHERE id = ?`, id).
 			Scan(&s.ID, &s.TenantID, &s.DisplayName, &s.State)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tresor.Errorf(tresor.NotFound, "subscription %s not found", id)
@@ -37,7 +46,7 @@ func (db *DB) Subscription(ctx context.Context, id string) (arm.Subscription, er
 	return s, internal(err, "sqlite: subscription")
 }
 
-// Subscriptions lists subscriptions, oldest first.
+// Subscriptions implements arm.Store.
 func (db *DB) Subscriptions(ctx context.Context) ([]arm.Subscription, error) {
 	var out []arm.Subscription
 	err := db.view(ctx, func(tx *sql.Tx) error {
@@ -58,48 +67,58 @@ func (db *DB) Subscriptions(ctx context.Context) ([]arm.Subscription, error) {
 	return out, internal(err, "sqlite: subscriptions")
 }
 
-// PutResourceGroup creates or replaces a group.
-func (db *DB) PutResourceGroup(ctx context.Context, g arm.ResourceGroup) (bool, error) {
-	var created bool
+// PutResourceGroup implements arm.Store. The stored name is the key's first
+// spelling; a replace changes only location and tags.
+func (db *DB) PutResourceGroup(ctx context.Context, g arm.ResourceGroup) error {
 	tags := g.Tags
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	err := db.update(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE arm_resource_groups SET location = ?, tags = ? WHERE subscription_id = ? AND name_key = ?`,
-			g.Location, jsonText(tags), g.SubscriptionID, strings.ToLower(g.Name))
-		if err != nil {
+	tagsJSON, err := json.Marshal(tags)
+	if err != nil {
+		return tresor.Wrap(err, "sqlite: put resource group")
+	}
+	err = db.update(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM arm_subscriptions WHERE id = ?`, g.SubscriptionID).Scan(&n); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
+		if n == 0 {
+			return tresor.Errorf(tresor.NotFound, "subscription %s not found", g.SubscriptionID)
 		}
-		created = true
-		_, err = tx.ExecContext(ctx, `INSERT INTO arm_resource_groups (subscription_id, name_key, name, location, tags, created)
-			VALUES (?, ?, ?, ?, ?, ?)`, g.SubscriptionID, strings.ToLower(g.Name), g.Name, g.Location, jsonText(tags), g.Created.Unix())
+		_, err := tx.ExecContext(ctx, `INSERT INTO arm_resource_groups (subscription_id, name_key, name, location, tags, created)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (subscription_id, name_key) DO UPDATE SET location = excluded.location, tags = excluded.tags`,
+			g.SubscriptionID, strings.ToLower(g.Name), g.Name, g.Location, string(tagsJSON), db.Now().Unix())
 		return err
 	})
-	return created, internal(err, "sqlite: put resource group")
+	return internal(err, "sqlite: put resource group")
 }
 
-func scanGroup(row scanner) (arm.ResourceGroup, error) {
+const armGroupColumns = `subscription_id, name, location, tags`
+
+func scanARMGroup(row interface{ Scan(...any) error }) (arm.ResourceGroup, error) {
 	var g arm.ResourceGroup
 	var tags string
-	var created int64
-	if err := row.Scan(&g.SubscriptionID, &g.Name, &g.Location, &tags, &created); err != nil {
+	if err := row.Scan(&g.SubscriptionID, &g.Name, &g.Location, &tags); err != nil {
 		return g, err
 	}
-	g.Created = time.Unix(created, 0).UTC()
-	return g, json.Unmarshal([]byte(tags), &g.Tags)
+	if err := json.Unmarshal([]byte(tags), &g.Tags); err != nil {
+		return g, err
+	}
+	if g.Tags == nil {
+		g.Tags = map[string]string{}
+	}
+	return g, nil
 }
 
-// ResourceGroup returns a group by name, case-insensitively.
-func (db *DB) ResourceGroup(ctx context.Context, subscription, name string) (arm.ResourceGroup, error) {
+// ResourceGroup implements arm.Store.
+func (db *DB) ResourceGroup(ctx context.Context, subscriptionID, name string) (arm.ResourceGroup, error) {
 	var g arm.ResourceGroup
 	err := db.view(ctx, func(tx *sql.Tx) error {
 		var err error
-		g, err = scanGroup(tx.QueryRowContext(ctx, `SELECT subscription_id, name, location, tags, created FROM arm_resource_groups
-			WHERE subscription_id = ? AND name_key = ?`, subscription, strings.ToLower(name)))
+		g, err = scanARMGroup(tx.QueryRowContext(ctx, `SELECT `+armGroupColumns+` FROM arm_resource_groups
+			WHERE subscription_id = ? AND name_key = ?`, subscriptionID, strings.ToLower(name)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return tresor.Errorf(tresor.NotFound, "resource group %s not found", name)
 		}
@@ -108,18 +127,18 @@ func (db *DB) ResourceGroup(ctx context.Context, subscription, name string) (arm
 	return g, internal(err, "sqlite: resource group")
 }
 
-// ResourceGroups lists a subscription's groups by name.
-func (db *DB) ResourceGroups(ctx context.Context, subscription string) ([]arm.ResourceGroup, error) {
+// ResourceGroups implements arm.Store.
+func (db *DB) ResourceGroups(ctx context.Context, subscriptionID string) ([]arm.ResourceGroup, error) {
 	var out []arm.ResourceGroup
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT subscription_id, name, location, tags, created FROM arm_resource_groups
-			WHERE subscription_id = ? ORDER BY name_key`, subscription)
+		rows, err := tx.QueryContext(ctx, `SELECT `+armGroupColumns+` FROM arm_resource_groups
+			WHERE subscription_id = ? ORDER BY name_key`, subscriptionID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			g, err := scanGroup(rows)
+			g, err := scanARMGroup(rows)
 			if err != nil {
 				return err
 			}
@@ -130,16 +149,20 @@ func (db *DB) ResourceGroups(ctx context.Context, subscription string) ([]arm.Re
 	return out, internal(err, "sqlite: resource groups")
 }
 
-// DeleteResourceGroup removes a group.
-func (db *DB) DeleteResourceGroup(ctx context.Context, subscription, name string) error {
-	return internal(db.update(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM arm_resource_groups WHERE subscription_id = ? AND name_key = ?`, subscription, strings.ToLower(name))
+// DeleteResourceGroup implements arm.Store.
+func (db *DB) DeleteResourceGroup(ctx context.Context, subscriptionID, name string) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM arm_resource_groups WHERE subscription_id = ? AND name_key = ?`,
+			subscriptionID, strings.ToLower(name))
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
 			return tresor.Errorf(tresor.NotFound, "resource group %s not found", name)
 		}
 		return nil
-	}), "sqlite: delete resource group")
+	})
+	return internal(err, "sqlite: delete resource group")
 }

@@ -39,7 +39,7 @@ type releasePolicyRow struct {
 func jsonText(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic("sqlite: marshal " + err.Error()) // only maps and slices of strings reach here
+		panic("sqlite: marshal " + err.Error()) // only string maps, slices and plain structs reach here
 	}
 	return string(b)
 }
@@ -104,16 +104,21 @@ func scanVault(row scanner) (keyvault.Vault, error) {
 	return v, nil
 }
 
-// CreateVault inserts v; Conflict if its kind and name are taken.
+// CreateVault inserts v. It returns Conflict if a vault of the same kind and
+// name (in any case) exists, deleted or not, or one with the same ID.
 func (db *DB) CreateVault(ctx context.Context, v keyvault.Vault) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM vaults WHERE kind = ? AND name_key = ?`,
-			string(v.Kind), strings.ToLower(v.Name)).Scan(&n); err != nil {
+		var idTaken, nameTaken bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vaults WHERE id = ?),
+			EXISTS (SELECT 1 FROM vaults WHERE kind = ? AND name_key = ?)`,
+			v.ID, string(v.Kind), strings.ToLower(v.Name)).Scan(&idTaken, &nameTaken); err != nil {
 			return err
 		}
-		if n > 0 {
+		if nameTaken {
 			return tresor.Errorf(tresor.Conflict, "vault name %s is taken", v.Name)
+		}
+		if idTaken {
+			return tresor.Errorf(tresor.Conflict, "vault id %s is taken", v.ID)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (`+vaultColumns+`, name_key)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -123,42 +128,48 @@ func (db *DB) CreateVault(ctx context.Context, v keyvault.Vault) error {
 	return internal(err, "sqlite: create vault")
 }
 
-// UpdateVault replaces the vault with v.ID.
+// UpdateVault replaces the vault with v.ID. It returns NotFound if there is
+// none, and Conflict if v's kind and name belong to another vault.
 func (db *DB) UpdateVault(ctx context.Context, v keyvault.Vault) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
+		var found, nameTaken bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vaults WHERE id = ?),
+			EXISTS (SELECT 1 FROM vaults WHERE kind = ? AND name_key = ? AND id <> ?)`,
+			v.ID, string(v.Kind), strings.ToLower(v.Name), v.ID).Scan(&found, &nameTaken); err != nil {
+			return err
+		}
+		if !found {
+			return tresor.Errorf(tresor.NotFound, "vault %s not found", v.Name)
+		}
+		if nameTaken {
+			return tresor.Errorf(tresor.Conflict, "vault name %s is taken", v.Name)
+		}
 		args := vaultArgs(v)
-		res, err := tx.ExecContext(ctx, `UPDATE vaults SET kind = ?, name = ?, tenant_id = ?, subscription_id = ?,
+		_, err := tx.ExecContext(ctx, `UPDATE vaults SET kind = ?, name = ?, tenant_id = ?, subscription_id = ?,
 			resource_group = ?, location = ?, sku = ?, soft_delete = ?, retention_days = ?, purge_protection = ?,
 			rbac = ?, enabled_for_deployment = ?, enabled_for_disk_encryption = ?, enabled_for_template_deployment = ?,
 			public_network_access = ?, tags = ?, access_policies = ?, initial_admins = ?, created = ?, updated = ?,
 			deleted = ?, purge_at = ?, name_key = ? WHERE id = ?`, append(append(args[1:], strings.ToLower(v.Name)), v.ID)...)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return tresor.Errorf(tresor.NotFound, "vault %s not found", v.Name)
-		}
-		return nil
+		return err
 	})
 	return internal(err, "sqlite: update vault")
 }
 
-// Vault returns a vault by kind and name, deleted or not.
+// vaultQuery selects a vault by kind and name, for every request.
+const vaultQuery = `SELECT ` + vaultColumns + ` FROM vaults WHERE kind = ? AND name_key = ?`
+
+// Vault returns the vault of that kind and name (in any case), deleted or
+// not. NotFound if there is none.
 func (db *DB) Vault(ctx context.Context, kind keyvault.VaultKind, name string) (keyvault.Vault, error) {
-	var v keyvault.Vault
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		var err error
-		v, err = scanVault(tx.QueryRowContext(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE kind = ? AND name_key = ?`,
-			string(kind), strings.ToLower(name)))
-		if errors.Is(err, sql.ErrNoRows) {
-			return tresor.Errorf(tresor.NotFound, "vault %s not found", name)
-		}
-		return err
-	})
+	v, err := scanVault(db.vaultStmt.QueryRowContext(noCancel(ctx), string(kind), strings.ToLower(name)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyvault.Vault{}, tresor.Errorf(tresor.NotFound, "vault %s not found", name)
+	}
 	return v, internal(err, "sqlite: vault")
 }
 
-// Vaults lists the vaults matching f by name.
+// Vaults lists the vaults matching f, ordered by name. Subscription and
+// resource group compare case-insensitively.
 func (db *DB) Vaults(ctx context.Context, f keyvault.VaultFilter) ([]keyvault.Vault, error) {
 	q := `SELECT ` + vaultColumns + ` FROM vaults WHERE (deleted IS NOT NULL) = ?`
 	args := []any{f.Deleted}
@@ -167,7 +178,7 @@ func (db *DB) Vaults(ctx context.Context, f keyvault.VaultFilter) ([]keyvault.Va
 		args = append(args, string(f.Kind))
 	}
 	if f.SubscriptionID != "" {
-		q += ` AND subscription_id = ?`
+		q += ` AND lower(subscription_id) = lower(?)`
 		args = append(args, f.SubscriptionID)
 	}
 	if f.ResourceGroup != "" {
@@ -176,7 +187,7 @@ func (db *DB) Vaults(ctx context.Context, f keyvault.VaultFilter) ([]keyvault.Va
 	}
 	var out []keyvault.Vault
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q+` ORDER BY name_key`, args...)
+		rows, err := tx.QueryContext(ctx, q+` ORDER BY name_key, kind`, args...)
 		if err != nil {
 			return err
 		}
@@ -193,7 +204,8 @@ func (db *DB) Vaults(ctx context.Context, f keyvault.VaultFilter) ([]keyvault.Va
 	return out, internal(err, "sqlite: vaults")
 }
 
-// PurgeVault removes a vault with its keys (the schema cascades).
+// PurgeVault removes a vault with its keys (the schema cascades). NotFound
+// if there is no vault with that ID.
 func (db *DB) PurgeVault(ctx context.Context, id string) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM vaults WHERE id = ?`, id)
@@ -208,7 +220,7 @@ func (db *DB) PurgeVault(ctx context.Context, id string) error {
 	return internal(err, "sqlite: purge vault")
 }
 
-const versionColumns = `kv.vault_id, kv.name, kv.version, kv.kty, kv.size, kv.crv, kv.pub_n, kv.pub_e, kv.pub_x, kv.pub_y,
+const versionColumns = `kv.vault_id, kv.name, kv.version, kv.kty, kv.size, kv.crv, kv.pub_kty, kv.pub_crv, kv.pub_n, kv.pub_e, kv.pub_x, kv.pub_y,
 	kv.ops, kv.enabled, kv.nbf, kv.exp, kv.created, kv.updated, kv.exportable, kv.release_policy, kv.tags, kv.handle, kv.seq`
 
 func versionArgs(kv keyvault.KeyVersion) []any {
@@ -224,29 +236,30 @@ func versionArgs(kv keyvault.KeyVersion) []any {
 	if kv.ReleasePolicy != nil {
 		rp = jsonText(releasePolicyRow(*kv.ReleasePolicy))
 	}
+	handle := []byte(kv.Handle)
+	if handle == nil {
+		handle = []byte{} // the column is NOT NULL; nil and empty are the same Handle
+	}
 	return []any{kv.VaultID, kv.Name, kv.Version, string(kv.Type), kv.Size, string(kv.Curve),
-		kv.Public.N, kv.Public.E, kv.Public.X, kv.Public.Y, jsonText(ops), b2i(kv.Enabled),
-		unixOrNull(kv.NotBefore), unixOrNull(kv.Expires), kv.Created.Unix(), kv.Updated.Unix(),
-		b2i(kv.Exportable), rp, jsonText(tags), []byte(kv.Handle)}
+		string(kv.Public.Type), string(kv.Public.Curve), kv.Public.N, kv.Public.E, kv.Public.X, kv.Public.Y,
+		jsonText(ops), b2i(kv.Enabled), unixOrNull(kv.NotBefore), unixOrNull(kv.Expires), kv.Created.Unix(),
+		kv.Updated.Unix(), b2i(kv.Exportable), rp, jsonText(tags), handle}
 }
 
 func scanVersion(row scanner) (keyvault.KeyVersion, int64, error) {
 	var kv keyvault.KeyVersion
-	var kty, crv, ops, tags string
+	var kty, crv, pubKty, pubCrv, ops, tags string
 	var nbf, exp sql.NullInt64
 	var created, updated, seq int64
 	var rp sql.NullString
 	var handle []byte
-	err := row.Scan(&kv.VaultID, &kv.Name, &kv.Version, &kty, &kv.Size, &crv, &kv.Public.N, &kv.Public.E,
+	err := row.Scan(&kv.VaultID, &kv.Name, &kv.Version, &kty, &kv.Size, &crv, &pubKty, &pubCrv, &kv.Public.N, &kv.Public.E,
 		&kv.Public.X, &kv.Public.Y, &ops, &kv.Enabled, &nbf, &exp, &created, &updated, &kv.Exportable, &rp, &tags, &handle, &seq)
 	if err != nil {
 		return keyvault.KeyVersion{}, 0, err
 	}
 	kv.Type, kv.Curve, kv.Handle = keyvault.KeyType(kty), hsm.Curve(crv), hsm.Handle(handle)
-	kv.Public.Type, kv.Public.Curve = kv.Type.Family(), kv.Curve
-	if kv.Type.Family() != hsm.EC {
-		kv.Public.Curve = ""
-	}
+	kv.Public.Type, kv.Public.Curve = hsm.KeyType(pubKty), hsm.Curve(pubCrv)
 	if err := errors.Join(json.Unmarshal([]byte(ops), &kv.Ops), json.Unmarshal([]byte(tags), &kv.Tags)); err != nil {
 		return keyvault.KeyVersion{}, 0, fmt.Errorf("sqlite: corrupt key version %s: %w", kv.Version, err)
 	}
@@ -264,10 +277,22 @@ func scanVersion(row scanner) (keyvault.KeyVersion, int64, error) {
 }
 
 func insertVersion(ctx context.Context, tx *sql.Tx, kv keyvault.KeyVersion) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (vault_id, name, version, kty, size, crv, pub_n, pub_e,
-		pub_x, pub_y, ops, enabled, nbf, exp, created, updated, exportable, release_policy, tags, handle)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionArgs(kv)...)
+	_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (vault_id, name, version, kty, size, crv, pub_kty, pub_crv,
+		pub_n, pub_e, pub_x, pub_y, ops, enabled, nbf, exp, created, updated, exportable, release_policy, tags, handle)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionArgs(kv)...)
 	return err
+}
+
+// checkVault returns NotFound unless the vault with that ID exists.
+func checkVault(ctx context.Context, tx *sql.Tx, id string) error {
+	var ok bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vaults WHERE id = ?)`, id).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return tresor.Errorf(tresor.NotFound, "vault %s not found", id)
+	}
+	return nil
 }
 
 // keyState reports whether a key row exists and whether it is deleted.
@@ -280,9 +305,14 @@ func keyState(ctx context.Context, tx *sql.Tx, vaultID, name string) (exists, de
 	return err == nil, d.Valid, err
 }
 
-// CreateKeyVersion inserts a version, creating the key on first use.
+// CreateKeyVersion inserts a version, creating the key on first use. It
+// returns NotFound if the vault does not exist, and Conflict if the key is
+// deleted or the version exists.
 func (db *DB) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
+		if err := checkVault(ctx, tx, kv.VaultID); err != nil {
+			return err
+		}
 		exists, deleted, err := keyState(ctx, tx, kv.VaultID, kv.Name)
 		if err != nil {
 			return err
@@ -308,7 +338,9 @@ func (db *DB) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 	return internal(err, "sqlite: create key version")
 }
 
-// UpdateKeyVersion replaces a version of a live key.
+// UpdateKeyVersion replaces the stored version (vault, name, version) of a
+// key that is not deleted, keeping its place in the order of versions.
+// NotFound if the key is absent or deleted, or has no such version.
 func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		exists, deleted, err := keyState(ctx, tx, kv.VaultID, kv.Name)
@@ -319,9 +351,10 @@ func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 			return tresor.Errorf(tresor.NotFound, "key %s not found", kv.Name)
 		}
 		a := versionArgs(kv)
-		res, err := tx.ExecContext(ctx, `UPDATE key_versions SET kty = ?, size = ?, crv = ?, pub_n = ?, pub_e = ?,
-			pub_x = ?, pub_y = ?, ops = ?, enabled = ?, nbf = ?, exp = ?, created = ?, updated = ?, exportable = ?,
-			release_policy = ?, tags = ?, handle = ? WHERE vault_id = ? AND name = ? AND version = ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE key_versions SET kty = ?, size = ?, crv = ?, pub_kty = ?, pub_crv = ?,
+			pub_n = ?, pub_e = ?, pub_x = ?, pub_y = ?, ops = ?, enabled = ?, nbf = ?, exp = ?, created = ?,
+			updated = ?, exportable = ?, release_policy = ?, tags = ?, handle = ?
+			WHERE vault_id = ? AND name = ? AND version = ?`,
 			append(a[3:], kv.VaultID, kv.Name, kv.Version)...)
 		if err != nil {
 			return err
@@ -334,27 +367,51 @@ func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 	return internal(err, "sqlite: update key version")
 }
 
-// KeyVersion returns a version of a live key; "" selects the newest.
-func (db *DB) KeyVersion(ctx context.Context, vaultID, name, version string) (keyvault.KeyVersion, error) {
-	q := `SELECT ` + versionColumns + ` FROM key_versions kv JOIN keys k ON k.vault_id = kv.vault_id AND k.name = kv.name
+// versionQuery selects a version of a live key and newestQuery its newest
+// version. They serve every data-plane operation, so each is one indexed
+// lookup, prepared once (see prepare).
+const (
+	liveVersions = `SELECT ` + versionColumns + ` FROM key_versions kv JOIN keys k ON k.vault_id = kv.vault_id AND k.name = kv.name
 		WHERE kv.vault_id = ? AND kv.name = ? AND k.deleted IS NULL`
-	args := []any{vaultID, name}
+	versionQuery = liveVersions + ` AND kv.version = ?`
+	newestQuery  = liveVersions + ` ORDER BY kv.seq DESC LIMIT 1`
+)
+
+// KeyVersion returns a version of a key that is not deleted; an empty
+// version selects the newest. NotFound if the key or version is absent or
+// the key is deleted.
+func (db *DB) KeyVersion(ctx context.Context, vaultID, name, version string) (keyvault.KeyVersion, error) {
+	var row *sql.Row
 	if version == "" {
-		q += ` ORDER BY kv.seq DESC LIMIT 1`
+		row = db.latestStmt.QueryRowContext(noCancel(ctx), vaultID, name)
 	} else {
-		q += ` AND kv.version = ?`
-		args = append(args, version)
+		row = db.versionStmt.QueryRowContext(noCancel(ctx), vaultID, name, version)
 	}
-	var kv keyvault.KeyVersion
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		var err error
-		kv, _, err = scanVersion(tx.QueryRowContext(ctx, q, args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			return tresor.Errorf(tresor.NotFound, "key %s not found", name)
-		}
-		return err
-	})
+	kv, _, err := scanVersion(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyvault.KeyVersion{}, tresor.Errorf(tresor.NotFound, "key %s not found", name)
+	}
 	return kv, internal(err, "sqlite: key version")
+}
+
+// prepare prepares the statements behind every data-plane request (Vault
+// and KeyVersion) once, on the reader pool. Each is a single SELECT, which
+// is its own consistent snapshot, so they run outside a transaction.
+func (db *DB) prepare(ctx context.Context) error {
+	for _, s := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&db.vaultStmt, vaultQuery},
+		{&db.latestStmt, newestQuery},
+		{&db.versionStmt, versionQuery},
+	} {
+		var err error
+		if *s.stmt, err = db.read.PrepareContext(ctx, s.query); err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
+	return nil
 }
 
 func pageSize(p keyvault.Page) int {
@@ -374,7 +431,15 @@ func decodeToken(t string) (string, error) {
 	return string(b), nil
 }
 
-// Keys lists the newest version of each live key, by name.
+// keysQuery selects a page of the newest versions of live keys, by name,
+// joining each key to its newest version in one indexed lookup.
+const keysQuery = `SELECT ` + versionColumns + ` FROM keys k
+	JOIN key_versions kv ON kv.seq = (SELECT MAX(seq) FROM key_versions WHERE vault_id = k.vault_id AND name = k.name)
+	WHERE k.vault_id = ? AND k.deleted IS NULL AND k.name > ? ORDER BY k.name LIMIT ?`
+
+// Keys lists the newest version of each key that is not deleted, ordered
+// by name, and returns the continuation for the next page ("" at the end).
+// A continuation encodes the last name listed; Invalid if it is malformed.
 func (db *DB) Keys(ctx context.Context, vaultID string, p keyvault.Page) ([]keyvault.KeyVersion, string, error) {
 	after, err := decodeToken(p.After)
 	if err != nil {
@@ -383,9 +448,7 @@ func (db *DB) Keys(ctx context.Context, vaultID string, p keyvault.Page) ([]keyv
 	n := pageSize(p)
 	var out []keyvault.KeyVersion
 	err = db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+versionColumns+` FROM keys k
-			JOIN key_versions kv ON kv.seq = (SELECT MAX(seq) FROM key_versions WHERE vault_id = k.vault_id AND name = k.name)
-			WHERE k.vault_id = ? AND k.deleted IS NULL AND k.name > ? ORDER BY k.name LIMIT ?`, vaultID, after, n+1)
+		rows, err := tx.QueryContext(ctx, keysQuery, vaultID, after, n+1)
 		if err != nil {
 			return err
 		}
@@ -408,7 +471,14 @@ func (db *DB) Keys(ctx context.Context, vaultID string, p keyvault.Page) ([]keyv
 	return out, "", nil
 }
 
-// KeyVersions lists the versions of a live key, oldest first.
+// versionsQuery selects a page of a key's versions in creation order.
+const versionsQuery = `SELECT ` + versionColumns + ` FROM key_versions kv
+	WHERE kv.vault_id = ? AND kv.name = ? AND kv.seq > ? ORDER BY kv.seq LIMIT ?`
+
+// KeyVersions lists the versions of a key that is not deleted, oldest
+// first, and returns the continuation for the next page ("" at the end). A
+// continuation encodes the last seq listed. NotFound if the key is absent or
+// deleted; Invalid if the continuation is malformed.
 func (db *DB) KeyVersions(ctx context.Context, vaultID, name string, p keyvault.Page) ([]keyvault.KeyVersion, string, error) {
 	afterS, err := decodeToken(p.After)
 	if err != nil {
@@ -431,8 +501,7 @@ func (db *DB) KeyVersions(ctx context.Context, vaultID, name string, p keyvault.
 		if !exists || deleted {
 			return tresor.Errorf(tresor.NotFound, "key %s not found", name)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+versionColumns+` FROM key_versions kv
-			WHERE kv.vault_id = ? AND kv.name = ? AND kv.seq > ? ORDER BY kv.seq LIMIT ?`, vaultID, name, after, n+1)
+		rows, err := tx.QueryContext(ctx, versionsQuery, vaultID, name, after, n+1)
 		if err != nil {
 			return err
 		}
@@ -455,7 +524,8 @@ func (db *DB) KeyVersions(ctx context.Context, vaultID, name string, p keyvault.
 	return out, "", nil
 }
 
-// DeleteKey marks a live key deleted.
+// DeleteKey marks a key and so all its versions deleted. NotFound if the
+// key is absent or already deleted.
 func (db *DB) DeleteKey(ctx context.Context, vaultID, name string, d keyvault.Deletion) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE keys SET deleted = ?, purge_at = ? WHERE vault_id = ? AND name = ? AND deleted IS NULL`,
@@ -475,6 +545,9 @@ const deletedQuery = `SELECT ` + versionColumns + `, k.deleted, k.purge_at FROM 
 	JOIN key_versions kv ON kv.seq = (SELECT MAX(seq) FROM key_versions WHERE vault_id = k.vault_id AND name = k.name)
 	WHERE k.vault_id = ? AND k.deleted IS NOT NULL`
 
+// deletedPage narrows deletedQuery to a page.
+const deletedPage = ` AND k.name > ? ORDER BY k.name LIMIT ?`
+
 func scanDeleted(row scanner) (keyvault.DeletedKey, error) {
 	var deleted, purgeAt sql.NullInt64
 	kv, _, err := scanVersion(&extraScanner{row: row, extra: []any{&deleted, &purgeAt}})
@@ -492,7 +565,8 @@ type extraScanner struct {
 
 func (s *extraScanner) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
 
-// DeletedKey returns a soft-deleted key.
+// DeletedKey returns a deleted key with its newest version. NotFound if
+// the key is absent or not deleted.
 func (db *DB) DeletedKey(ctx context.Context, vaultID, name string) (keyvault.DeletedKey, error) {
 	var dk keyvault.DeletedKey
 	err := db.view(ctx, func(tx *sql.Tx) error {
@@ -506,7 +580,9 @@ func (db *DB) DeletedKey(ctx context.Context, vaultID, name string) (keyvault.De
 	return dk, internal(err, "sqlite: deleted key")
 }
 
-// DeletedKeys lists soft-deleted keys by name.
+// DeletedKeys lists deleted keys, ordered by name, and returns the
+// continuation for the next page ("" at the end). Invalid if the
+// continuation is malformed.
 func (db *DB) DeletedKeys(ctx context.Context, vaultID string, p keyvault.Page) ([]keyvault.DeletedKey, string, error) {
 	after, err := decodeToken(p.After)
 	if err != nil {
@@ -515,7 +591,7 @@ func (db *DB) DeletedKeys(ctx context.Context, vaultID string, p keyvault.Page) 
 	n := pageSize(p)
 	var out []keyvault.DeletedKey
 	err = db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, deletedQuery+` AND k.name > ? ORDER BY k.name LIMIT ?`, vaultID, after, n+1)
+		rows, err := tx.QueryContext(ctx, deletedQuery+deletedPage, vaultID, after, n+1)
 		if err != nil {
 			return err
 		}
@@ -538,7 +614,8 @@ func (db *DB) DeletedKeys(ctx context.Context, vaultID string, p keyvault.Page) 
 	return out, "", nil
 }
 
-// RecoverKey clears a key's deletion.
+// RecoverKey clears the deletion of a deleted key. NotFound if the key is
+// absent or not deleted.
 func (db *DB) RecoverKey(ctx context.Context, vaultID, name string) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE keys SET deleted = NULL, purge_at = NULL WHERE vault_id = ? AND name = ? AND deleted IS NOT NULL`, vaultID, name)
@@ -553,7 +630,8 @@ func (db *DB) RecoverKey(ctx context.Context, vaultID, name string) error {
 	return internal(err, "sqlite: recover key")
 }
 
-// PurgeKey removes a key and its versions.
+// PurgeKey removes a key and all its versions, deleted or not. NotFound if
+// the key is absent.
 func (db *DB) PurgeKey(ctx context.Context, vaultID, name string) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE vault_id = ? AND name = ?`, vaultID, name)
@@ -568,7 +646,10 @@ func (db *DB) PurgeKey(ctx context.Context, vaultID, name string) error {
 	return internal(err, "sqlite: purge key")
 }
 
-// RestoreKey inserts all versions of one key in one transaction.
+// RestoreKey inserts all versions of one key in one transaction, oldest
+// first. It returns Invalid if versions is empty or holds more than one
+// key, NotFound if the vault does not exist, and Conflict if the key exists,
+// deleted or not, or a version appears twice.
 func (db *DB) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion) error {
 	if len(versions) == 0 {
 		return tresor.Errorf(tresor.Invalid, "nothing to restore")
@@ -576,12 +657,18 @@ func (db *DB) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion) er
 	first := versions[0]
 	seen := map[string]bool{}
 	for _, v := range versions {
-		if seen[v.Version] || v.VaultID != first.VaultID || v.Name != first.Name {
-			return tresor.Errorf(tresor.Conflict, "restore: duplicate or foreign version %s", v.Version)
+		if v.VaultID != first.VaultID || v.Name != first.Name {
+			return tresor.Errorf(tresor.Invalid, "restore: versions of keys %s and %s", first.Name, v.Name)
+		}
+		if seen[v.Version] {
+			return tresor.Errorf(tresor.Conflict, "restore: version %s appears twice", v.Version)
 		}
 		seen[v.Version] = true
 	}
 	err := db.update(ctx, func(tx *sql.Tx) error {
+		if err := checkVault(ctx, tx, first.VaultID); err != nil {
+			return err
+		}
 		exists, _, err := keyState(ctx, tx, first.VaultID, first.Name)
 		if err != nil {
 			return err
@@ -601,3 +688,11 @@ func (db *DB) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion) er
 	})
 	return internal(err, "sqlite: restore key")
 }
+
+// noCancel detaches the hot-path lookups from the request's cancellation.
+// The driver answers a cancelled context by interrupting the connection,
+// and a request's context is cancelled when its handler returns, which can
+// race with the next query on that pooled connection and fail it with
+// "context deadline exceeded" (seen under 32 concurrent unwraps). These
+// lookups are indexed and take microseconds, so they need no cancellation.
+func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

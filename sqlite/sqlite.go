@@ -31,6 +31,10 @@ var migrations embed.FS
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
+	// Statements on the hot path of every data-plane request, prepared
+	// once on the reader pool. A single SELECT is its own consistent
+	// snapshot, so they run outside a transaction.
+	vaultStmt, latestStmt, versionStmt *sql.Stmt
 	// Now returns the current time; it is used for bookkeeping columns only,
 	// never for business rules.
 	Now func() time.Time
@@ -62,11 +66,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	for _, st := range []*sql.Stmt{db.vaultStmt, db.latestStmt, db.versionStmt} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 

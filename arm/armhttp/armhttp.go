@@ -1,21 +1,27 @@
-// Package armhttp is tresor's Azure Resource Manager front door: it
-// authenticates requests, checks api-version, routes them case-insensitively
-// to the resource providers, and writes errors in ARM's CloudError shape. It
-// serves subscriptions and resource groups itself.
+// Package armhttp is tresor's Azure Resource Manager front door. It
+// authenticates every request, routes it case-insensitively to the resource
+// providers, checks api-version and the subscription, and writes errors in
+// ARM's CloudError shape. It serves subscriptions, resource groups, the
+// generic resources list and operation results itself.
+//
+// Providers are plain values handed to New; there is no registry. Each
+// declares method patterns such as
+//
+//	PUT /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.KeyVault/vaults/{vaultName}
+//
+// whose literal segments match in any case, as ARM's do, while wildcards
+// keep the spelling the client sent.
 package armhttp
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,235 +29,268 @@ import (
 	"github.com/tresorkms/tresor/arm"
 )
 
-// HandlerFunc is a route's handler: it replies or returns an error.
+// HandlerFunc is a route's handler: it replies, or returns an error that the
+// front door writes as a CloudError.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// Route is a method pattern, in lower case ("PUT /subscriptions/{sub}/..."),
-// and its handler.
+// Route is a method pattern and its handler. A wildcard named
+// {subscriptionId} makes the front door resolve the subscription, check that
+// the caller's tenant owns it, and make it available through Subscription.
 type Route struct {
 	Pattern string
+	MaxBody int64         // 0 means DefaultMaxBody
+	Timeout time.Duration // 0 means DefaultTimeout
 	Handler HandlerFunc
 }
 
+// Defaults for routes that do not declare their own limits.
+const (
+	DefaultMaxBody = 1 << 20
+	DefaultTimeout = time.Minute
+)
+
 // Provider is a resource provider plugged into the front door.
 type Provider interface {
-	// Routes returns the provider's routes, with lower-case literal
-	// segments.
+	// Routes returns the provider's routes.
 	Routes() []Route
-	// Literals returns the literal path segments of its routes (resource
-	// types, actions), which the front door matches case-insensitively.
-	Literals() []string
+	// Resources lists the provider's resources in a subscription, for the
+	// generic resources list.
+	Resources(ctx context.Context, subscriptionID string) ([]arm.Resource, error)
 	// DeleteResourceGroup deletes the provider's resources in a group that
-	// is being deleted.
-	DeleteResourceGroup(ctx context.Context, subscription, group string) error
+	// is about to be deleted.
+	DeleteResourceGroup(ctx context.Context, subscriptionID, group string) error
 }
 
 // Config configures the front door.
 type Config struct {
-	ARM          *arm.Service
+	ARM *arm.Service
+	// Authenticate validates a bearer token and returns its principal. Its
+	// errors of Kind Unauthenticated become 401 responses.
 	Authenticate func(ctx context.Context, token string) (tresor.Principal, error)
-	// Authority is the token issuer URL with tenant, for the challenge.
+	// Authority is the token issuer's URL including the tenant; 401
+	// challenges name it as authorization_uri.
 	Authority string
 	Providers []Provider
 	Logger    *slog.Logger
 }
 
-// Handler is the front door.
+// Handler is the front door. It is an http.Handler for the control-plane
+// host.
 type Handler struct {
-	cfg      Config
-	mux      *http.ServeMux
-	literals map[string]bool
+	cfg Config
+	mux *http.ServeMux
 }
 
-// maxBody limits every ARM request body.
-const maxBody = 1 << 20
-
-// New returns the front door with the built-in and provider routes.
+// New returns the front door serving its own routes and the providers'. It
+// panics if two routes have the same pattern, as http.ServeMux does.
 func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), literals: map[string]bool{}}
-	for _, l := range []string{"subscriptions", "resourcegroups", "providers", "locations"} {
-		h.literals[l] = true
-	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	routes := h.routes()
 	for _, p := range cfg.Providers {
 		routes = append(routes, p.Routes()...)
-		for _, l := range p.Literals() {
-			h.literals[strings.ToLower(l)] = true
-		}
 	}
 	for _, rt := range routes {
-		h.mux.Handle(rt.Pattern, h.wrap(rt.Handler))
+		pattern, wildcards := lowerLiterals(rt.Pattern)
+		h.mux.Handle(pattern, h.wrap(rt, wildcards))
 	}
 	return h
 }
 
 func (h *Handler) routes() []Route {
+	const (
+		sub   = "/subscriptions/{subscriptionId}"
+		group = sub + "/resourcegroups/{resourceGroupName}"
+	)
 	return []Route{
-		{"GET /subscriptions", h.listSubscriptions},
-		{"GET /subscriptions/{sub}", h.getSubscription},
-		{"GET /subscriptions/{sub}/resourcegroups", h.listGroups},
-		{"PUT /subscriptions/{sub}/resourcegroups/{rg}", h.putGroup},
-		{"GET /subscriptions/{sub}/resourcegroups/{rg}", h.getGroup},
-		{"HEAD /subscriptions/{sub}/resourcegroups/{rg}", h.headGroup},
-		{"DELETE /subscriptions/{sub}/resourcegroups/{rg}", h.deleteGroup},
+		{Pattern: "GET /subscriptions", Handler: h.listSubscriptions},
+		{Pattern: "GET " + sub, Handler: h.getSubscription},
+		{Pattern: "GET " + sub + "/resourcegroups", Handler: h.listResourceGroups},
+		{Pattern: "PUT " + group, Handler: h.createOrUpdateResourceGroup},
+		{Pattern: "GET " + group, Handler: h.getResourceGroup},
+		{Pattern: "HEAD " + group, Handler: h.checkResourceGroupExistence},
+		{Pattern: "PATCH " + group, Handler: h.updateResourceGroup},
+		{Pattern: "DELETE " + group, Timeout: 10 * time.Minute, Handler: h.deleteResourceGroup},
+		{Pattern: "GET " + sub + "/resources", Handler: h.listResources},
+		{Pattern: "GET " + group + "/resources", Handler: h.listResources},
+		{Pattern: "GET " + sub + "/operationresults/{operationId}", Handler: h.getOperationResult},
 	}
 }
 
-// ServeHTTP authenticates, canonicalises the path's literal segments and
-// dispatches.
+// lowerLiterals lower-cases the literal segments of a "METHOD /path"
+// pattern and returns, for each wildcard, its segment index.
+func lowerLiterals(pattern string) (string, map[string]int) {
+	method, p, ok := strings.Cut(pattern, " ")
+	if !ok || !strings.HasPrefix(p, "/") {
+		panic("armhttp: pattern " + pattern + " is not METHOD /path")
+	}
+	seg := strings.Split(p, "/")
+	wildcards := map[string]int{}
+	for i, s := range seg {
+		if name, ok := strings.CutPrefix(s, "{"); ok {
+			wildcards[strings.TrimSuffix(name, "}")] = i
+			continue
+		}
+		seg[i] = strings.ToLower(s)
+	}
+	return method + " " + strings.Join(seg, "/"), wildcards
+}
+
+type ctxKey int
+
+const (
+	pathKey ctxKey = iota // the cleaned path as sent, before lower-casing
+	subscriptionKey
+)
+
+// Subscription returns the subscription the request addresses, resolved and
+// checked by the front door. It is the zero Subscription for routes without
+// a {subscriptionId} wildcard.
+func Subscription(r *http.Request) arm.Subscription {
+	s, _ := r.Context().Value(subscriptionKey).(arm.Subscription)
+	return s
+}
+
+// ServeHTTP authenticates the request and dispatches it on its path
+// lower-cased, so that literal segments match in any case.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("x-ms-request-id", newID())
-	if id := r.Header.Get("x-ms-correlation-request-id"); id != "" {
-		w.Header().Set("x-ms-correlation-request-id", id)
+	requestID := newUUID()
+	w.Header().Set("x-ms-request-id", requestID)
+	correlation := r.Header.Get("x-ms-correlation-request-id")
+	if !clientIDPattern.MatchString(correlation) {
+		correlation = requestID
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
-		h.writeError(w, r, tresor.Errorf(tresor.Unauthenticated, "Authentication failed. The 'Authorization' header is missing.").WithReason("AuthenticationFailed"))
-		return
+	w.Header().Set("x-ms-correlation-request-id", correlation)
+	if id := r.Header.Get("x-ms-client-request-id"); clientIDPattern.MatchString(id) {
+		w.Header().Set("x-ms-client-request-id", id)
 	}
-	p, err := h.cfg.Authenticate(r.Context(), token)
+
+	p, err := h.authenticate(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	r = r.WithContext(tresor.WithPrincipal(r.Context(), p))
-	r.URL.Path = h.canonical(r.URL.Path)
-	r.URL.RawPath = ""
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		h.writeError(w, r, tresor.Errorf(tresor.NotFound, "No route is registered for %s %s.", r.Method, r.URL.Path).WithReason("NoRegisteredProviderFound"))
+	clean := path.Clean("/" + r.URL.Path)
+	ctx := context.WithValue(tresor.WithPrincipal(r.Context(), p), pathKey, clean)
+	lower := r.WithContext(ctx)
+	u := *r.URL
+	u.Path, u.RawPath = strings.ToLower(clean), ""
+	lower.URL = &u
+	if _, pattern := h.mux.Handler(lower); pattern == "" {
+		code := "NotFound"
+		if strings.Contains(u.Path, "/providers/") {
+			code = "InvalidResourceType"
+		}
+		h.writeError(w, r, tresor.Errorf(tresor.NotFound, "The request %s %s does not match any resource type or operation of this server.", r.Method, clean).WithReason(code))
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(w, lower)
 }
 
-// canonical cleans p and lower-cases its known literal segments, keeping
-// the case of names.
-func (h *Handler) canonical(p string) string {
-	seg := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
-	for i, s := range seg {
-		if l := strings.ToLower(s); h.literals[l] {
-			seg[i] = l
-		}
-		// The provider namespace follows "providers".
-		if i > 0 && seg[i-1] == "providers" {
-			seg[i] = strings.ToLower(s)
-		}
+// clientIDPattern bounds the ids a client may have echoed back.
+var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// authenticate validates the bearer token.
+func (h *Handler) authenticate(r *http.Request) (tresor.Principal, error) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return tresor.Principal{}, tresor.Errorf(tresor.Unauthenticated, "Authentication failed. The 'Authorization' header is missing.").WithReason("AuthenticationFailed")
 	}
-	return "/" + strings.Join(seg, "/")
+	scheme, token, _ := strings.Cut(auth, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return tresor.Principal{}, tresor.Errorf(tresor.Unauthenticated, "Authentication failed. The 'Authorization' header is provided in an invalid format.").WithReason("AuthenticationFailed")
+	}
+	return h.cfg.Authenticate(r.Context(), strings.TrimSpace(token))
 }
 
-func (h *Handler) wrap(fn HandlerFunc) http.Handler {
+// wrap restores the wildcards' spelling, then applies the route's timeout,
+// api-version check, subscription check and body limit around its handler.
+func (h *Handler) wrap(rt Route, wildcards map[string]int) http.Handler {
+	maxBody, timeout := rt.MaxBody, rt.Timeout
+	if maxBody == 0 {
+		maxBody = DefaultMaxBody
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		clean, _ := r.Context().Value(pathKey).(string)
+		// Lower-casing keeps the number of segments, so the original
+		// spelling of each wildcard is at the same index.
+		seg := strings.Split(clean, "/")
+		for name, i := range wildcards {
+			if i < len(seg) {
+				r.SetPathValue(name, seg[i])
+			}
+		}
+		r.URL.Path = clean
+
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
-		if r.URL.Query().Get("api-version") == "" {
-			h.writeError(w, r, tresor.Errorf(tresor.Invalid, "The api-version query parameter (?api-version=) is required for all requests.").WithReason("MissingApiVersionParameter"))
+		if err := checkAPIVersion(r.URL.Query().Get("api-version")); err != nil {
+			h.writeError(w, r, err)
 			return
 		}
+		if _, ok := wildcards["subscriptionId"]; ok {
+			sub, err := h.subscription(r)
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), subscriptionKey, sub))
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if err := fn(w, r); err != nil {
+		if err := rt.Handler(w, r); err != nil {
 			h.writeError(w, r, err)
 		}
 	})
 }
 
-// cloudError is ARM's error shape.
-type cloudError struct {
-	Error cloudErrorBody `json:"error"`
-}
-
-type cloudErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Target  string `json:"target,omitempty"`
-}
-
-// writeError writes err as a CloudError; it is the one place that maps
-// Kinds to statuses for ARM.
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var te *tresor.Error
-	if !errors.As(err, &te) {
-		te = tresor.Wrap(err, "arm")
-	}
-	status, code := http.StatusInternalServerError, "InternalServerError"
-	switch te.Kind {
-	case tresor.Invalid:
-		status, code = http.StatusBadRequest, "BadRequest"
-	case tresor.Unauthenticated:
-		status, code = http.StatusUnauthorized, "InvalidAuthenticationToken"
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer authorization_uri=%q, error=\"invalid_token\"", h.cfg.Authority))
-	case tresor.Forbidden:
-		status, code = http.StatusForbidden, "AuthorizationFailed"
-	case tresor.NotFound:
-		status, code = http.StatusNotFound, arm.ReasonResourceNotFound
-	case tresor.Conflict:
-		status, code = http.StatusConflict, "Conflict"
-	case tresor.PreconditionFailed:
-		status, code = http.StatusPreconditionFailed, "PreconditionFailed"
-	case tresor.TooLarge:
-		status, code = http.StatusRequestEntityTooLarge, "RequestEntityTooLarge"
-	case tresor.Unavailable:
-		status, code = http.StatusServiceUnavailable, "ServiceUnavailable"
-	case tresor.Internal:
-		h.cfg.Logger.Error("arm", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	if te.Reason != "" {
-		code = te.Reason
-	}
-	msg := te.Message
-	if te.Kind == tresor.Internal || msg == "" {
-		msg = "The server encountered an internal error. Request id " + w.Header().Get("x-ms-request-id") + "."
-	}
-	w.Header().Set("x-ms-error-code", code)
-	WriteJSON(w, status, cloudError{Error: cloudErrorBody{Code: code, Message: msg}})
-}
-
-// Decode reads a JSON body into v, ignoring unknown fields and naming the
-// field of a type mismatch.
-func Decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
+// subscription resolves the request's subscription and checks that the
+// caller belongs to its tenant.
+func (h *Handler) subscription(r *http.Request) (arm.Subscription, error) {
+	sub, err := h.cfg.ARM.GetSubscription(r.Context(), r.PathValue("subscriptionId"))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tresor.Errorf(tresor.TooLarge, "The request body exceeds %d bytes.", mbe.Limit)
-		}
-		return tresor.Errorf(tresor.Invalid, "The request body could not be read.")
+		return arm.Subscription{}, err
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return tresor.Errorf(tresor.Invalid, "The request content was invalid and could not be deserialized: the body is empty.").WithReason("InvalidRequestContent")
+	p, _ := tresor.PrincipalFrom(r.Context())
+	if !strings.EqualFold(p.TenantID, sub.TenantID) {
+		return arm.Subscription{}, tresor.Errorf(tresor.Unauthenticated,
+			"The access token is from the wrong issuer. It must match the tenant '%s' associated with this subscription.", sub.TenantID).WithReason("InvalidAuthenticationTokenTenant")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return tresor.Errorf(tresor.Invalid, "The request content was invalid and could not be deserialized: property '%s' should be %s, not JSON %s.", typ.Field, typ.Type, typ.Value).WithReason("InvalidRequestContent")
-		}
-		return tresor.Errorf(tresor.Invalid, "The request content was invalid and could not be deserialized: %v.", err).WithReason("InvalidRequestContent")
+	return sub, nil
+}
+
+var apiVersionPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-[A-Za-z0-9.]{1,32})?$`)
+
+// checkAPIVersion accepts any plausible version: different SDK majors send
+// different versions of the same unchanged schema.
+func checkAPIVersion(v string) error {
+	if v == "" {
+		return tresor.Errorf(tresor.Invalid, "The api-version query parameter (?api-version=) is required for all requests.").WithReason("MissingApiVersionParameter")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return tresor.Errorf(tresor.Invalid, "The request content was invalid: data after the JSON object.").WithReason("InvalidRequestContent")
+	if !apiVersionPattern.MatchString(v) {
+		return tresor.Errorf(tresor.Invalid, "The api-version '%s' is invalid. The supported versions are dates such as '2024-11-01', optionally with a suffix such as '-preview'.", clip(v)).WithReason("InvalidApiVersionParameter")
 	}
 	return nil
 }
 
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalServerError","message":"response encoding failed"}}`)
+// clip shortens client input quoted in messages.
+func clip(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) > 64 {
+		return s[:64] + "..."
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(b) //nolint:errcheck // the client went away
+	return s
 }
 
-func newID() string {
+func newUUID() string {
 	b := make([]byte, 16)
-	rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	rand.Read(b) //nolint:errcheck // crypto/rand does not fail
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	x := hex.EncodeToString(b)
+	return fmt.Sprintf("%s-%s-%s-%s-%s", x[0:8], x[8:12], x[12:16], x[16:20], x[20:])
 }

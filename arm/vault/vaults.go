@@ -2,107 +2,122 @@ package vault
 
 import (
 	"net/http"
-	"strings"
 
-	"github.com/tresorkms/tresor"
-	"github.com/tresorkms/tresor/arm"
 	"github.com/tresorkms/tresor/arm/armhttp"
 	"github.com/tresorkms/tresor/keyvault"
 )
 
-func ptr[T any](v T) *T { return &v }
+// vaultResource is Vault, the response shape.
+type vaultResource struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	SystemData *systemData       `json:"systemData,omitempty"`
+	Properties vaultProperties   `json:"properties"`
+}
 
-func (p *Provider) vaultFrom(v keyvault.Vault) any {
-	props := &vaultProperties{
-		TenantID:                     ptr(v.TenantID),
-		SKU:                          &sku{Family: "A", Name: v.SKU},
-		AccessPolicies:               []accessPolicyEntry{},
-		VaultURI:                     p.URI(v.Kind, v.Name),
-		EnabledForDeployment:         ptr(v.EnabledForDeployment),
-		EnabledForDiskEncryption:     ptr(v.EnabledForDiskEncryption),
-		EnabledForTemplateDeployment: ptr(v.EnabledForTemplateDeployment),
-		EnableSoftDelete:             ptr(v.SoftDelete),
-		EnableRbacAuthorization:      ptr(v.RBAC),
-		PublicNetworkAccess:          ptr(v.PublicNetworkAccess),
-		ProvisioningState:            "Succeeded",
+type vaultProperties struct {
+	TenantID                     string              `json:"tenantId"`
+	SKU                          sku                 `json:"sku"`
+	AccessPolicies               []accessPolicyEntry `json:"accessPolicies"`
+	VaultURI                     string              `json:"vaultUri,omitempty"`
+	EnabledForDeployment         bool                `json:"enabledForDeployment"`
+	EnabledForDiskEncryption     bool                `json:"enabledForDiskEncryption"`
+	EnabledForTemplateDeployment bool                `json:"enabledForTemplateDeployment"`
+	EnableSoftDelete             bool                `json:"enableSoftDelete"`
+	SoftDeleteRetentionInDays    int                 `json:"softDeleteRetentionInDays,omitempty"`
+	EnableRbacAuthorization      bool                `json:"enableRbacAuthorization"`
+	// Azure leaves enablePurgeProtection out unless it is on.
+	EnablePurgeProtection *bool  `json:"enablePurgeProtection,omitempty"`
+	PublicNetworkAccess   string `json:"publicNetworkAccess"`
+	ProvisioningState     string `json:"provisioningState"`
+}
+
+// vaultParameters is VaultCreateOrUpdateParameters and VaultPatchParameters:
+// pointers tell absent properties from zero ones.
+type vaultParameters struct {
+	Location   *string            `json:"location"`
+	Tags       *map[string]string `json:"tags"`
+	Properties *struct {
+		TenantID                     *string              `json:"tenantId"`
+		SKU                          *sku                 `json:"sku"`
+		AccessPolicies               *[]accessPolicyEntry `json:"accessPolicies"`
+		CreateMode                   *string              `json:"createMode"`
+		EnabledForDeployment         *bool                `json:"enabledForDeployment"`
+		EnabledForDiskEncryption     *bool                `json:"enabledForDiskEncryption"`
+		EnabledForTemplateDeployment *bool                `json:"enabledForTemplateDeployment"`
+		EnableSoftDelete             *bool                `json:"enableSoftDelete"`
+		SoftDeleteRetentionInDays    *int                 `json:"softDeleteRetentionInDays"`
+		EnableRbacAuthorization      *bool                `json:"enableRbacAuthorization"`
+		EnablePurgeProtection        *bool                `json:"enablePurgeProtection"`
+		PublicNetworkAccess          *string              `json:"publicNetworkAccess"`
+	} `json:"properties"`
+}
+
+func (in vaultParameters) settings() (settings, error) {
+	s := settings{kind: keyvault.KeyVault, location: in.Location, tags: in.Tags}
+	if p := in.Properties; p != nil {
+		s.tenantID, s.sku, s.accessPolicies = p.TenantID, p.SKU, p.AccessPolicies
+		s.deployment, s.diskEncryption, s.templateDeployment = p.EnabledForDeployment, p.EnabledForDiskEncryption, p.EnabledForTemplateDeployment
+		s.softDelete, s.retentionDays, s.rbac = p.EnableSoftDelete, p.SoftDeleteRetentionInDays, p.EnableRbacAuthorization
+		s.purgeProtection, s.publicNetworkAccess = p.EnablePurgeProtection, p.PublicNetworkAccess
+		var err error
+		if s.recover, err = createMode(p.CreateMode); err != nil {
+			return settings{}, err
+		}
+	}
+	return s, nil
+}
+
+func (p *Provider) vaultFrom(v keyvault.Vault) vaultResource {
+	out := vaultResource{
+		ID:         resourceID(v).String(),
+		Name:       v.Name,
+		Type:       namespace + "/" + vaultType.name,
+		Location:   v.Location,
+		Tags:       tagsOf(v),
+		SystemData: systemDataOf(v),
+		Properties: vaultProperties{
+			TenantID:                     v.TenantID,
+			SKU:                          skuOf(v.Kind, v.SKU),
+			AccessPolicies:               accessPolicyEntries(v.AccessPolicies),
+			EnabledForDeployment:         v.EnabledForDeployment,
+			EnabledForDiskEncryption:     v.EnabledForDiskEncryption,
+			EnabledForTemplateDeployment: v.EnabledForTemplateDeployment,
+			EnableSoftDelete:             v.SoftDelete,
+			EnableRbacAuthorization:      v.RBAC,
+			PublicNetworkAccess:          v.PublicNetworkAccess,
+			ProvisioningState:            "Succeeded",
+		},
+	}
+	if p.URI != nil {
+		out.Properties.VaultURI = p.URI(v.Kind, v.Name)
 	}
 	if v.SoftDelete {
-		props.SoftDeleteRetentionInDays = ptr(v.RetentionDays)
+		out.Properties.SoftDeleteRetentionInDays = v.RetentionDays
 	}
 	if v.PurgeProtection {
-		props.EnablePurgeProtection = ptr(true)
+		t := true
+		out.Properties.EnablePurgeProtection = &t
 	}
-	for _, a := range v.AccessPolicies {
-		props.AccessPolicies = append(props.AccessPolicies, accessPolicyEntry{TenantID: a.TenantID, ObjectID: a.ObjectID,
-			ApplicationID: a.ApplicationID, Permissions: permissions{Keys: a.Keys, Secrets: a.Secrets, Certificates: a.Certificates, Storage: a.Storage}})
-	}
-	return vaultJSON{ID: resourceID(v), Name: v.Name, Type: "Microsoft.KeyVault/vaults", Location: ptr(v.Location), Tags: v.Tags, Properties: props}
+	return out
 }
 
-// applyVault merges the properties given in a request onto v.
-func applyVault(v *keyvault.Vault, in vaultProperties) error {
-	if in.TenantID != nil {
-		v.TenantID = *in.TenantID
-	}
-	if in.SKU != nil {
-		name := strings.ToLower(in.SKU.Name)
-		if name != "standard" && name != "premium" {
-			return tresor.Errorf(tresor.Invalid, "The SKU name '%s' is invalid; use standard or premium.", in.SKU.Name).WithReason(arm.ReasonInvalidParameter)
-		}
-		v.SKU = name
-	}
-	if in.AccessPolicies != nil {
-		v.AccessPolicies = nil
-		for _, a := range in.AccessPolicies {
-			v.AccessPolicies = append(v.AccessPolicies, keyvault.AccessPolicy{TenantID: a.TenantID, ObjectID: a.ObjectID,
-				ApplicationID: a.ApplicationID, Keys: a.Permissions.Keys, Secrets: a.Permissions.Secrets,
-				Certificates: a.Permissions.Certificates, Storage: a.Permissions.Storage})
-		}
-	}
-	set := func(dst *bool, src *bool) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&v.EnabledForDeployment, in.EnabledForDeployment)
-	set(&v.EnabledForDiskEncryption, in.EnabledForDiskEncryption)
-	set(&v.EnabledForTemplateDeployment, in.EnabledForTemplateDeployment)
-	set(&v.SoftDelete, in.EnableSoftDelete)
-	set(&v.RBAC, in.EnableRbacAuthorization)
-	set(&v.PurgeProtection, in.EnablePurgeProtection)
-	if in.SoftDeleteRetentionInDays != nil {
-		v.RetentionDays = *in.SoftDeleteRetentionInDays
-	}
-	if in.PublicNetworkAccess != nil {
-		v.PublicNetworkAccess = *in.PublicNetworkAccess
-	}
-	return nil
-}
-
-func isRecover(mode *string) bool { return mode != nil && strings.EqualFold(*mode, "recover") }
-
-func (p *Provider) putVault(w http.ResponseWriter, r *http.Request) error {
-	var in vaultJSON
+// createOrUpdateVault answers 201 on create and 200 on update or recovery,
+// with provisioningState Succeeded, so BeginCreateOrUpdate's poller is done
+// without polling.
+func (p *Provider) createOrUpdateVault(w http.ResponseWriter, r *http.Request) error {
+	var in vaultParameters
 	if err := armhttp.Decode(r, &in); err != nil {
 		return err
 	}
-	if in.Location == nil || *in.Location == "" {
-		return tresor.Errorf(tresor.Invalid, "The 'location' property is required.").WithReason("LocationRequired")
-	}
-	if in.Properties == nil {
-		return tresor.Errorf(tresor.Invalid, "The 'properties' property is required.").WithReason(arm.ReasonInvalidParameter)
-	}
-	v := keyvault.Vault{Kind: keyvault.KeyVault, Location: strings.ToLower(*in.Location), Tags: in.Tags,
-		SKU: "standard", SoftDelete: true, PublicNetworkAccess: "Enabled"}
-	if old, err := p.Keys.GetVault(r.Context(), keyvault.KeyVault, r.PathValue("name")); err == nil {
-		// A PUT on an existing vault keeps what it does not mention that
-		// Azure treats as sticky (purge protection, soft delete).
-		v.PurgeProtection, v.SoftDelete, v.RetentionDays = old.PurgeProtection, old.SoftDelete, old.RetentionDays
-	}
-	if err := applyVault(&v, *in.Properties); err != nil {
+	s, err := in.settings()
+	if err != nil {
 		return err
 	}
-	got, created, err := p.create(r, v, isRecover(in.Properties.CreateMode))
+	v, created, err := p.createOrUpdate(r, vaultType, s)
 	if err != nil {
 		return err
 	}
@@ -110,12 +125,12 @@ func (p *Provider) putVault(w http.ResponseWriter, r *http.Request) error {
 	if created {
 		status = http.StatusCreated
 	}
-	armhttp.WriteJSON(w, status, p.vaultFrom(got))
+	armhttp.WriteJSON(w, status, p.vaultFrom(v))
 	return nil
 }
 
 func (p *Provider) getVault(w http.ResponseWriter, r *http.Request) error {
-	v, err := p.find(r, keyvault.KeyVault)
+	v, err := p.find(r, vaultType)
 	if err != nil {
 		return err
 	}
@@ -123,66 +138,53 @@ func (p *Provider) getVault(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (p *Provider) patchVault(w http.ResponseWriter, r *http.Request) error {
-	var in vaultJSON
+func (p *Provider) updateVault(w http.ResponseWriter, r *http.Request) error {
+	var in vaultParameters
 	if err := armhttp.Decode(r, &in); err != nil {
 		return err
 	}
-	v, err := p.find(r, keyvault.KeyVault)
+	s, err := in.settings()
 	if err != nil {
 		return err
 	}
-	if in.Tags != nil {
-		v.Tags = in.Tags
-	}
-	if in.Properties != nil {
-		if err := applyVault(&v, *in.Properties); err != nil {
-			return err
-		}
-	}
-	got, _, err := p.Keys.CreateOrUpdateVault(r.Context(), v)
+	s.recover = false
+	v, err := p.update(r, vaultType, s)
 	if err != nil {
 		return err
 	}
-	armhttp.WriteJSON(w, http.StatusOK, p.vaultFrom(got))
+	armhttp.WriteJSON(w, http.StatusOK, p.vaultFrom(v))
 	return nil
 }
 
+// deleteVault answers 200 when it deletes the vault and 204 when there was
+// none.
 func (p *Provider) deleteVault(w http.ResponseWriter, r *http.Request) error {
-	v, err := p.find(r, keyvault.KeyVault)
-	if tresor.IsKind(err, tresor.NotFound) {
-		var te *tresor.Error
-		if asReason(err, &te) && te.Reason == arm.ReasonResourceNotFound {
-			w.WriteHeader(http.StatusNoContent) // deleting what is not there succeeds, as in ARM
-			return nil
-		}
-	}
+	deleted, err := p.delete(r, vaultType)
 	if err != nil {
 		return err
 	}
-	if err := p.Keys.DeleteVault(r.Context(), v.Kind, v.Name); err != nil {
-		return err
+	if !deleted {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
+// listVaults serves ListByResourceGroup and ListBySubscription.
 func (p *Provider) listVaults(w http.ResponseWriter, r *http.Request) error {
-	return p.list(w, r, keyvault.KeyVault, p.vaultFrom)
+	vs, next, err := p.list(r, vaultType)
+	if err != nil {
+		return err
+	}
+	out := armhttp.List[vaultResource]{Value: make([]vaultResource, 0, len(vs)), NextLink: next}
+	for _, v := range vs {
+		out.Value = append(out.Value, p.vaultFrom(v))
+	}
+	armhttp.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (p *Provider) listDeletedVaults(w http.ResponseWriter, r *http.Request) error {
-	return p.listDeleted(w, r, keyvault.KeyVault)
-}
-
-func (p *Provider) getDeletedVault(w http.ResponseWriter, r *http.Request) error {
-	return p.getDeleted(w, r, keyvault.KeyVault)
-}
-
-func (p *Provider) purgeVault(w http.ResponseWriter, r *http.Request) error {
-	return p.purge(w, r, keyvault.KeyVault)
-}
-
-func (p *Provider) checkVaultName(w http.ResponseWriter, r *http.Request) error {
-	return p.checkName(w, r, keyvault.KeyVault)
+func (p *Provider) checkNameAvailability(w http.ResponseWriter, r *http.Request) error {
+	return p.checkName(w, r, vaultType)
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // AES key wrap, RFC 3394, and key wrap with padding, RFC 5649. The standard
-// library has neither.
+// library has neither. Every output is freshly allocated; unwrap failures
+// are hsm.ErrDecrypt and say nothing about which check failed.
 
 var defaultIV = []byte{0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6}
 
@@ -69,6 +70,7 @@ func unwrap(block cipher.Block, wrapped []byte) ([]byte, error) {
 	}
 	a, r := unwrapWith(block, wrapped)
 	if subtle.ConstantTimeCompare(a, defaultIV) != 1 {
+		clear(r)
 		return nil, fmt.Errorf("software: key unwrap: integrity check failed: %w", hsm.ErrDecrypt)
 	}
 	return r, nil
@@ -106,13 +108,12 @@ func unwrapPad(block cipher.Block, wrapped []byte) ([]byte, error) {
 		a, r = unwrapWith(block, wrapped)
 	}
 	if subtle.ConstantTimeCompare(a[:4], []byte{0xA6, 0x59, 0x59, 0xA6}) != 1 {
+		clear(r)
 		return nil, fail
 	}
 	mli := int(binary.BigEndian.Uint32(a[4:]))
-	if mli <= len(r)-8 || mli > len(r) {
-		return nil, fail
-	}
-	if subtle.ConstantTimeCompare(r[mli:], make([]byte, len(r)-mli)) != 1 {
+	if mli <= len(r)-8 || mli > len(r) || subtle.ConstantTimeCompare(r[mli:], make([]byte, len(r)-mli)) != 1 {
+		clear(r)
 		return nil, fail
 	}
 	return r[:mli:mli], nil

@@ -1,53 +1,78 @@
-// Package kvtest supports testing keyvault: TestStore, the conformance
-// suite every keyvault.Store implementation passes, and NewMemStore, an
-// in-memory Store that passes it and serves as a fake.
 package kvtest
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/keyvault"
 )
 
 // memStore is an in-memory keyvault.Store. Values are copied in and out so
-// that callers cannot alias stored state.
+// that callers cannot alias stored state, and times are kept as the SQL
+// stores keep them: in UTC, to the second.
 type memStore struct {
 	mu     sync.Mutex
 	vaults map[string]keyvault.Vault // by ID
-	keys   map[string]*memKey        // by vaultID + "/" + name
-	seq    int
+	keys   map[keyID]*memKey
+	seq    int64 // of the last version created
 }
+
+type keyID struct{ vaultID, name string }
 
 type memKey struct {
-	versions []keyvault.KeyVersion // oldest first
-	deletion keyvault.Deletion
+	versions []memVersion       // in creation order
+	deletion *keyvault.Deletion // nil unless deleted, whatever the times say
 }
 
-func (k *memKey) deleted() bool { return !k.deletion.Deleted.IsZero() }
+// memVersion is a version with its place in the order of creation, which
+// continuations of KeyVersions point at.
+type memVersion struct {
+	seq int64
+	kv  keyvault.KeyVersion
+}
 
-// NewMemStore returns an empty in-memory Store.
+func (k *memKey) deleted() bool               { return k.deletion != nil }
+func (k *memKey) newest() keyvault.KeyVersion { return copyVersion(k.versions[len(k.versions)-1].kv) }
+func (k *memKey) deletedKey() keyvault.DeletedKey {
+	return keyvault.DeletedKey{Latest: k.newest(), Deletion: *k.deletion}
+}
+
+// NewMemStore returns an empty in-memory Store. It passes TestStore and
+// serves as a fake in tests of keyvault's users.
 func NewMemStore() keyvault.Store {
-	return &memStore{vaults: map[string]keyvault.Vault{}, keys: map[string]*memKey{}}
+	return &memStore{vaults: map[string]keyvault.Vault{}, keys: map[keyID]*memKey{}}
 }
 
-func notFound(what string) error { return tresor.Errorf(tresor.NotFound, "%s not found", what) }
+func notFound(format string, args ...any) error {
+	return tresor.Errorf(tresor.NotFound, format+" not found", args...)
+}
+
+// norm returns t as a Store keeps it.
+func norm(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Second)
+}
 
 func copyVault(v keyvault.Vault) keyvault.Vault {
 	v.Tags = maps.Clone(v.Tags)
 	v.AccessPolicies = slices.Clone(v.AccessPolicies)
 	for i, p := range v.AccessPolicies {
-		p.Keys, p.Secrets, p.Certificates, p.Storage = slices.Clone(p.Keys), slices.Clone(p.Secrets), slices.Clone(p.Certificates), slices.Clone(p.Storage)
+		p.Keys, p.Secrets = slices.Clone(p.Keys), slices.Clone(p.Secrets)
+		p.Certificates, p.Storage = slices.Clone(p.Certificates), slices.Clone(p.Storage)
 		v.AccessPolicies[i] = p
 	}
 	v.InitialAdmins = slices.Clone(v.InitialAdmins)
+	v.Created, v.Updated, v.Deleted, v.PurgeAt = norm(v.Created), norm(v.Updated), norm(v.Deleted), norm(v.PurgeAt)
 	return v
 }
 
@@ -62,16 +87,32 @@ func copyVersion(kv keyvault.KeyVersion) keyvault.KeyVersion {
 		rp.Data = slices.Clone(rp.Data)
 		kv.ReleasePolicy = &rp
 	}
+	kv.NotBefore, kv.Expires, kv.Created, kv.Updated = norm(kv.NotBefore), norm(kv.Expires), norm(kv.Created), norm(kv.Updated)
 	return kv
+}
+
+func copyDeletion(d keyvault.Deletion) keyvault.Deletion {
+	return keyvault.Deletion{Deleted: norm(d.Deleted), PurgeAt: norm(d.PurgeAt)}
+}
+
+// byName finds the vault of a kind and name; names compare as in DNS.
+func (s *memStore) byName(kind keyvault.VaultKind, name string) (keyvault.Vault, bool) {
+	for _, v := range s.vaults {
+		if v.Kind == kind && strings.EqualFold(v.Name, name) {
+			return v, true
+		}
+	}
+	return keyvault.Vault{}, false
 }
 
 func (s *memStore) CreateVault(ctx context.Context, v keyvault.Vault) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, o := range s.vaults {
-		if o.Kind == v.Kind && strings.EqualFold(o.Name, v.Name) {
-			return tresor.Errorf(tresor.Conflict, "vault %s exists", v.Name)
-		}
+	if _, ok := s.byName(v.Kind, v.Name); ok {
+		return tresor.Errorf(tresor.Conflict, "vault %s exists", v.Name)
+	}
+	if _, ok := s.vaults[v.ID]; ok {
+		return tresor.Errorf(tresor.Conflict, "vault id %s exists", v.ID)
 	}
 	s.vaults[v.ID] = copyVault(v)
 	return nil
@@ -81,7 +122,10 @@ func (s *memStore) UpdateVault(ctx context.Context, v keyvault.Vault) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.vaults[v.ID]; !ok {
-		return notFound("vault " + v.Name)
+		return notFound("vault %s", v.Name)
+	}
+	if o, ok := s.byName(v.Kind, v.Name); ok && o.ID != v.ID {
+		return tresor.Errorf(tresor.Conflict, "vault %s exists", v.Name)
 	}
 	s.vaults[v.ID] = copyVault(v)
 	return nil
@@ -90,12 +134,10 @@ func (s *memStore) UpdateVault(ctx context.Context, v keyvault.Vault) error {
 func (s *memStore) Vault(ctx context.Context, kind keyvault.VaultKind, name string) (keyvault.Vault, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, v := range s.vaults {
-		if v.Kind == kind && strings.EqualFold(v.Name, name) {
-			return copyVault(v), nil
-		}
+	if v, ok := s.byName(kind, name); ok {
+		return copyVault(v), nil
 	}
-	return keyvault.Vault{}, notFound("vault " + name)
+	return keyvault.Vault{}, notFound("vault %s", name)
 }
 
 func (s *memStore) Vaults(ctx context.Context, f keyvault.VaultFilter) ([]keyvault.Vault, error) {
@@ -103,12 +145,16 @@ func (s *memStore) Vaults(ctx context.Context, f keyvault.VaultFilter) ([]keyvau
 	defer s.mu.Unlock()
 	var out []keyvault.Vault
 	for _, v := range s.vaults {
-		if (f.Kind == "" || v.Kind == f.Kind) && (f.SubscriptionID == "" || v.SubscriptionID == f.SubscriptionID) &&
-			(f.ResourceGroup == "" || strings.EqualFold(v.ResourceGroup, f.ResourceGroup)) && v.IsDeleted() == f.Deleted {
+		if (f.Kind == "" || v.Kind == f.Kind) &&
+			(f.SubscriptionID == "" || strings.EqualFold(v.SubscriptionID, f.SubscriptionID)) &&
+			(f.ResourceGroup == "" || strings.EqualFold(v.ResourceGroup, f.ResourceGroup)) &&
+			v.IsDeleted() == f.Deleted {
 			out = append(out, copyVault(v))
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b keyvault.Vault) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.Kind, b.Kind))
+	})
 	return out, nil
 }
 
@@ -116,11 +162,11 @@ func (s *memStore) PurgeVault(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.vaults[id]; !ok {
-		return notFound("vault")
+		return notFound("vault %s", id)
 	}
 	delete(s.vaults, id)
 	for k := range s.keys {
-		if strings.HasPrefix(k, id+"/") {
+		if k.vaultID == id {
 			delete(s.keys, k)
 		}
 	}
@@ -130,28 +176,45 @@ func (s *memStore) PurgeVault(ctx context.Context, id string) error {
 func (s *memStore) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := kv.VaultID + "/" + kv.Name
+	if _, ok := s.vaults[kv.VaultID]; !ok {
+		return notFound("vault %s", kv.VaultID)
+	}
+	id := keyID{kv.VaultID, kv.Name}
 	k := s.keys[id]
 	if k == nil {
 		k = &memKey{}
-		s.keys[id] = k
 	}
 	if k.deleted() {
 		return tresor.Errorf(tresor.Conflict, "key %s is deleted", kv.Name)
 	}
-	for _, v := range k.versions {
-		if v.Version == kv.Version {
-			return tresor.Errorf(tresor.Conflict, "version %s exists", kv.Version)
-		}
+	if k.version(kv.Version) >= 0 {
+		return tresor.Errorf(tresor.Conflict, "key %s version %s exists", kv.Name, kv.Version)
 	}
-	k.versions = append(k.versions, copyVersion(kv))
+	s.seq++
+	k.versions = append(k.versions, memVersion{s.seq, copyVersion(kv)})
+	s.keys[id] = k
 	return nil
 }
 
+// version returns the index of a version, or -1.
+func (k *memKey) version(version string) int {
+	return slices.IndexFunc(k.versions, func(v memVersion) bool { return v.kv.Version == version })
+}
+
+// live returns a key that is not deleted.
 func (s *memStore) live(vaultID, name string) (*memKey, error) {
-	k := s.keys[vaultID+"/"+name]
-	if k == nil || k.deleted() || len(k.versions) == 0 {
-		return nil, notFound("key " + name)
+	k := s.keys[keyID{vaultID, name}]
+	if k == nil || k.deleted() {
+		return nil, notFound("key %s", name)
+	}
+	return k, nil
+}
+
+// deleted returns a deleted key.
+func (s *memStore) deleted(vaultID, name string) (*memKey, error) {
+	k := s.keys[keyID{vaultID, name}]
+	if k == nil || !k.deleted() {
+		return nil, notFound("deleted key %s", name)
 	}
 	return k, nil
 }
@@ -163,13 +226,12 @@ func (s *memStore) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion)
 	if err != nil {
 		return err
 	}
-	for i, v := range k.versions {
-		if v.Version == kv.Version {
-			k.versions[i] = copyVersion(kv)
-			return nil
-		}
+	i := k.version(kv.Version)
+	if i < 0 {
+		return notFound("key %s version %s", kv.Name, kv.Version)
 	}
-	return notFound("key version " + kv.Version)
+	k.versions[i].kv = copyVersion(kv)
+	return nil
 }
 
 func (s *memStore) KeyVersion(ctx context.Context, vaultID, name, version string) (keyvault.KeyVersion, error) {
@@ -180,53 +242,68 @@ func (s *memStore) KeyVersion(ctx context.Context, vaultID, name, version string
 		return keyvault.KeyVersion{}, err
 	}
 	if version == "" {
-		return copyVersion(k.versions[len(k.versions)-1]), nil
+		return k.newest(), nil
 	}
-	for _, v := range k.versions {
-		if v.Version == version {
-			return copyVersion(v), nil
-		}
+	i := k.version(version)
+	if i < 0 {
+		return keyvault.KeyVersion{}, notFound("key %s version %s", name, version)
 	}
-	return keyvault.KeyVersion{}, notFound("key version " + version)
+	return copyVersion(k.versions[i].kv), nil
 }
 
-// pageOf returns up to p.Max items after the continuation, and the next
-// continuation. Continuations encode the sort key of the last item.
-func pageOf[T any](items []T, sortKey func(T) string, p keyvault.Page) ([]T, string) {
-	max := p.Max
-	if max <= 0 || max > 25 {
-		max = 25
+// pageOf returns up to p.Max of items, which are sorted by key, after the
+// continuation p.After, and the continuation for the next page. A
+// continuation is the key of the last item returned.
+func pageOf[T any](items []T, key func(T) string, p keyvault.Page) ([]T, string, error) {
+	size := p.Max
+	if size <= 0 || size > 25 {
+		size = 25
 	}
-	after := ""
+	start := 0
 	if p.After != "" {
-		b, _ := base64.RawURLEncoding.DecodeString(p.After)
-		after = string(b)
-	}
-	var out []T
-	for _, it := range items {
-		if after != "" && sortKey(it) <= after {
-			continue
+		b, err := base64.RawURLEncoding.DecodeString(p.After)
+		if err != nil {
+			return nil, "", tresor.Errorf(tresor.Invalid, "invalid continuation %q", p.After)
 		}
-		if len(out) == max {
-			return out, base64.RawURLEncoding.EncodeToString([]byte(sortKey(out[len(out)-1])))
-		}
-		out = append(out, it)
+		start, _ = slices.BinarySearchFunc(items, string(b), func(it T, after string) int {
+			if key(it) <= after {
+				return -1
+			}
+			return 1
+		})
 	}
-	return out, ""
+	items = items[start:]
+	if len(items) <= size {
+		return items, "", nil
+	}
+	return items[:size], base64.RawURLEncoding.EncodeToString([]byte(key(items[size-1]))), nil
+}
+
+// keysOf returns the keys of a vault that are deleted or not, ordered by
+// name.
+func (s *memStore) keysOf(vaultID string, deleted bool) []*memKey {
+	var names []string
+	for id, k := range s.keys {
+		if id.vaultID == vaultID && k.deleted() == deleted {
+			names = append(names, id.name)
+		}
+	}
+	slices.Sort(names)
+	out := make([]*memKey, len(names))
+	for i, name := range names {
+		out[i] = s.keys[keyID{vaultID, name}]
+	}
+	return out
 }
 
 func (s *memStore) Keys(ctx context.Context, vaultID string, p keyvault.Page) ([]keyvault.KeyVersion, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var all []keyvault.KeyVersion
-	for id, k := range s.keys {
-		if strings.HasPrefix(id, vaultID+"/") && !k.deleted() && len(k.versions) > 0 {
-			all = append(all, copyVersion(k.versions[len(k.versions)-1]))
-		}
+	for _, k := range s.keysOf(vaultID, false) {
+		all = append(all, k.newest())
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-	out, next := pageOf(all, func(kv keyvault.KeyVersion) string { return kv.Name }, p)
-	return out, next, nil
+	return pageOf(all, func(kv keyvault.KeyVersion) string { return kv.Name }, p)
 }
 
 func (s *memStore) KeyVersions(ctx context.Context, vaultID, name string, p keyvault.Page) ([]keyvault.KeyVersion, string, error) {
@@ -236,17 +313,17 @@ func (s *memStore) KeyVersions(ctx context.Context, vaultID, name string, p keyv
 	if err != nil {
 		return nil, "", err
 	}
-	all := make([]keyvault.KeyVersion, len(k.versions))
-	idx := map[string]string{}
-	for i, v := range k.versions {
-		all[i] = copyVersion(v)
-		idx[v.Version] = seqKey(i)
+	// Sequence numbers are zero-padded so that they sort as strings.
+	page, next, err := pageOf(k.versions, func(v memVersion) string { return fmt.Sprintf("%019d", v.seq) }, p)
+	if err != nil {
+		return nil, "", err
 	}
-	out, next := pageOf(all, func(kv keyvault.KeyVersion) string { return idx[kv.Version] }, p)
+	out := make([]keyvault.KeyVersion, len(page))
+	for i, v := range page {
+		out[i] = copyVersion(v.kv)
+	}
 	return out, next, nil
 }
-
-func seqKey(i int) string { return fmt.Sprintf("%010d", i) }
 
 func (s *memStore) DeleteKey(ctx context.Context, vaultID, name string, d keyvault.Deletion) error {
 	s.mu.Lock()
@@ -255,56 +332,50 @@ func (s *memStore) DeleteKey(ctx context.Context, vaultID, name string, d keyvau
 	if err != nil {
 		return err
 	}
-	k.deletion = d
+	d = copyDeletion(d)
+	k.deletion = &d
 	return nil
-}
-
-func (s *memStore) deletedKey(id string, k *memKey) keyvault.DeletedKey {
-	return keyvault.DeletedKey{Latest: copyVersion(k.versions[len(k.versions)-1]), Deletion: k.deletion}
 }
 
 func (s *memStore) DeletedKey(ctx context.Context, vaultID, name string) (keyvault.DeletedKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.keys[vaultID+"/"+name]
-	if k == nil || !k.deleted() {
-		return keyvault.DeletedKey{}, notFound("deleted key " + name)
+	k, err := s.deleted(vaultID, name)
+	if err != nil {
+		return keyvault.DeletedKey{}, err
 	}
-	return s.deletedKey(name, k), nil
+	return k.deletedKey(), nil
 }
 
 func (s *memStore) DeletedKeys(ctx context.Context, vaultID string, p keyvault.Page) ([]keyvault.DeletedKey, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var all []keyvault.DeletedKey
-	for id, k := range s.keys {
-		if strings.HasPrefix(id, vaultID+"/") && k.deleted() {
-			all = append(all, s.deletedKey(id, k))
-		}
+	for _, k := range s.keysOf(vaultID, true) {
+		all = append(all, k.deletedKey())
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Latest.Name < all[j].Latest.Name })
-	out, next := pageOf(all, func(d keyvault.DeletedKey) string { return d.Latest.Name }, p)
-	return out, next, nil
+	return pageOf(all, func(d keyvault.DeletedKey) string { return d.Latest.Name }, p)
 }
 
 func (s *memStore) RecoverKey(ctx context.Context, vaultID, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.keys[vaultID+"/"+name]
-	if k == nil || !k.deleted() {
-		return notFound("deleted key " + name)
+	k, err := s.deleted(vaultID, name)
+	if err != nil {
+		return err
 	}
-	k.deletion = keyvault.Deletion{}
+	k.deletion = nil
 	return nil
 }
 
 func (s *memStore) PurgeKey(ctx context.Context, vaultID, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.keys[vaultID+"/"+name] == nil {
-		return notFound("key " + name)
+	id := keyID{vaultID, name}
+	if s.keys[id] == nil {
+		return notFound("key %s", name)
 	}
-	delete(s.keys, vaultID+"/"+name)
+	delete(s.keys, id)
 	return nil
 }
 
@@ -312,21 +383,28 @@ func (s *memStore) RestoreKey(ctx context.Context, versions []keyvault.KeyVersio
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(versions) == 0 {
-		return tresor.Errorf(tresor.Invalid, "nothing to restore")
+		return tresor.Errorf(tresor.Invalid, "restore key: no versions")
 	}
-	id := versions[0].VaultID + "/" + versions[0].Name
+	id := keyID{versions[0].VaultID, versions[0].Name}
+	if _, ok := s.vaults[id.vaultID]; !ok {
+		return notFound("vault %s", id.vaultID)
+	}
 	if s.keys[id] != nil {
-		return tresor.Errorf(tresor.Conflict, "key %s exists", versions[0].Name)
+		return tresor.Errorf(tresor.Conflict, "key %s exists", id.name)
 	}
+	// Build the key aside and add it only once every version checks out.
 	k := &memKey{}
-	seen := map[string]bool{}
-	for _, v := range versions {
-		if seen[v.Version] || v.VaultID+"/"+v.Name != id {
-			return tresor.Errorf(tresor.Conflict, "duplicate or foreign version %s", v.Version)
+	seq := s.seq
+	for _, kv := range versions {
+		if (keyID{kv.VaultID, kv.Name}) != id {
+			return tresor.Errorf(tresor.Invalid, "restore key: versions of %s and %s", id.name, kv.Name)
 		}
-		seen[v.Version] = true
-		k.versions = append(k.versions, copyVersion(v))
+		if k.version(kv.Version) >= 0 {
+			return tresor.Errorf(tresor.Conflict, "restore key: version %s twice", kv.Version)
+		}
+		seq++
+		k.versions = append(k.versions, memVersion{seq, copyVersion(kv)})
 	}
-	s.keys[id] = k
+	s.keys[id], s.seq = k, seq
 	return nil
 }

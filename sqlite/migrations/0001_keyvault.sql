@@ -1,5 +1,10 @@
+-- Vaults, managed HSMs, their keys and key versions (package keyvault).
+-- Times are Unix seconds, NULL where unset; booleans are 0 or 1. Tags and
+-- lists, always read and written whole, are JSON text.
+
 -- Vaults and managed HSMs. Names are unique per kind, case-insensitively,
--- deleted or not (a soft-deleted vault keeps its name).
+-- deleted or not (a soft-deleted vault keeps its name): name_key is the
+-- lower-cased name, name the spelling the vault was created with.
 CREATE TABLE vaults (
     id                              TEXT PRIMARY KEY,
     kind                            TEXT NOT NULL,
@@ -28,7 +33,8 @@ CREATE TABLE vaults (
     UNIQUE (kind, name_key)
 );
 
--- A key is a name in a vault; deleted is set while it is soft-deleted.
+-- A key is a name in a vault; deleted is set while it is soft-deleted. The
+-- primary key orders listings by name.
 CREATE TABLE keys (
     vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
     name     TEXT NOT NULL,
@@ -37,7 +43,11 @@ CREATE TABLE keys (
     PRIMARY KEY (vault_id, name)
 );
 
--- Key versions in creation order (seq). The material is a sealed handle.
+-- Key versions in creation order: seq orders them even within one second,
+-- and the newest version of a key is the one with the highest seq.
+-- AUTOINCREMENT keeps seq growing after the highest row is purged. The
+-- public key (pub_*) is kept as the module returned it; the material is an
+-- opaque handle.
 CREATE TABLE key_versions (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
     vault_id       TEXT NOT NULL,
@@ -46,6 +56,8 @@ CREATE TABLE key_versions (
     kty            TEXT NOT NULL,
     size           INTEGER NOT NULL,
     crv            TEXT NOT NULL,
+    pub_kty        TEXT NOT NULL,
+    pub_crv        TEXT NOT NULL,
     pub_n          BLOB,
     pub_e          BLOB,
     pub_x          BLOB,
@@ -64,4 +76,5 @@ CREATE TABLE key_versions (
     FOREIGN KEY (vault_id, name) REFERENCES keys (vault_id, name) ON DELETE CASCADE
 );
 
+-- The newest version of a key, and its versions in creation order.
 CREATE INDEX key_versions_by_key ON key_versions (vault_id, name, seq);
