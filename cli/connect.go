@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/tresorkms/tresor/client"
 )
@@ -83,3 +85,16 @@ func splitPath(p string) []string {
 }
 
 func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
+
+// collect drains an SDK pager into one slice.
+func collect[P, T any](ctx context.Context, pager *runtime.Pager[P], items func(P) []T) ([]T, error) {
+	var all []T
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items(page)...)
+	}
+	return all, nil
+}

@@ -52,13 +52,9 @@ func (c groupCommand) Run(ctx context.Context, args []string) error {
 		}
 		return printJSON(c.out, res.ResourceGroup)
 	case "list":
-		var all []*armresources.ResourceGroup
-		for pager := groups.NewListPager(nil); pager.More(); {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				return err
-			}
-			all = append(all, page.Value...)
+		all, err := collect(ctx, groups.NewListPager(nil), func(p armresources.ResourceGroupsClientListResponse) []*armresources.ResourceGroup { return p.Value })
+		if err != nil {
+			return err
 		}
 		return printJSON(c.out, all)
 	case "delete":

@@ -105,36 +105,24 @@ func (c keyCommand) Run(ctx context.Context, args []string) error {
 		}
 		return printJSON(c.out, res.KeyBundle)
 	case "list":
-		var all []*azkeys.KeyProperties
-		for p := keys.NewListKeyPropertiesPager(nil); p.More(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return err
-			}
-			all = append(all, page.Value...)
+		all, err := collect(ctx, keys.NewListKeyPropertiesPager(nil), func(p azkeys.ListKeyPropertiesResponse) []*azkeys.KeyProperties { return p.Value })
+		if err != nil {
+			return err
 		}
 		return printJSON(c.out, all)
 	case "list-versions":
 		if err := needName(); err != nil {
 			return err
 		}
-		var all []*azkeys.KeyProperties
-		for p := keys.NewListKeyPropertiesVersionsPager(*name, nil); p.More(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return err
-			}
-			all = append(all, page.Value...)
+		all, err := collect(ctx, keys.NewListKeyPropertiesVersionsPager(*name, nil), func(p azkeys.ListKeyPropertiesVersionsResponse) []*azkeys.KeyProperties { return p.Value })
+		if err != nil {
+			return err
 		}
 		return printJSON(c.out, all)
 	case "list-deleted":
-		var all []*azkeys.DeletedKeyProperties
-		for p := keys.NewListDeletedKeyPropertiesPager(nil); p.More(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return err
-			}
-			all = append(all, page.Value...)
+		all, err := collect(ctx, keys.NewListDeletedKeyPropertiesPager(nil), func(p azkeys.ListDeletedKeyPropertiesResponse) []*azkeys.DeletedKeyProperties { return p.Value })
+		if err != nil {
+			return err
 		}
 		return printJSON(c.out, all)
 	case "delete":

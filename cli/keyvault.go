@@ -123,13 +123,9 @@ func (c vaultCommand) vault(ctx context.Context, fs *flag.FlagSet, f vaultFlags,
 		_, err := vaults.Delete(ctx, *f.group, *f.name, nil)
 		return err
 	case "list-deleted":
-		var all []*armkeyvault.DeletedVault
-		for p := vaults.NewListDeletedPager(nil); p.More(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return err
-			}
-			all = append(all, page.Value...)
+		all, err := collect(ctx, vaults.NewListDeletedPager(nil), func(p armkeyvault.VaultsClientListDeletedResponse) []*armkeyvault.DeletedVault { return p.Value })
+		if err != nil {
+			return err
 		}
 		return printJSON(c.out, all)
 	case "purge":

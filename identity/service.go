@@ -60,7 +60,7 @@ func (s *Service) Bootstrap(ctx context.Context) (Admin, error) {
 	if len(tenants) > 0 {
 		home = tenants[0]
 	} else {
-		home = Tenant{ID: newGUID(), DisplayName: "tresor", Created: s.now()}
+		home = Tenant{ID: NewGUID(), DisplayName: "tresor", Created: s.now()}
 		if err := s.Store.CreateTenant(ctx, home); err != nil {
 			return Admin{}, fmt.Errorf("bootstrap: %w", err)
 		}
@@ -96,7 +96,7 @@ func (s *Service) CreateTenant(ctx context.Context, displayName string) (Tenant,
 	if err := checkDisplayName(displayName); err != nil {
 		return Tenant{}, err
 	}
-	t := Tenant{ID: newGUID(), DisplayName: displayName, Created: s.now()}
+	t := Tenant{ID: NewGUID(), DisplayName: displayName, Created: s.now()}
 	if err := s.Store.CreateTenant(ctx, t); err != nil {
 		return Tenant{}, err
 	}
@@ -107,7 +107,7 @@ func (s *Service) CreateTenant(ctx context.Context, displayName string) (Tenant,
 // NotFound with Reason ReasonInvalidTenant and Entra's AADSTS90002 message.
 func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
 	id = strings.ToLower(id)
-	if !isGUID(id) {
+	if !IsGUID(id) {
 		return Tenant{}, tenantNotFound(id)
 	}
 	t, err := s.Store.Tenant(ctx, id)
@@ -150,8 +150,8 @@ func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayN
 	}
 	secret, salt := newSecret(), random(16)
 	sp := ServicePrincipal{
-		ObjectID:    newGUID(),
-		AppID:       newGUID(),
+		ObjectID:    NewGUID(),
+		AppID:       NewGUID(),
 		DisplayName: displayName,
 		TenantID:    t.ID,
 		Type:        tresor.ServicePrincipal,
@@ -236,16 +236,16 @@ func random(n int) []byte {
 	return b
 }
 
-// newGUID returns a random (version 4) GUID in lower case.
-func newGUID() string {
+// NewGUID returns a random (version 4) GUID in lower case.
+func NewGUID() string {
 	b := random(16)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// isGUID reports whether s is a GUID in the 8-4-4-4-12 form.
-func isGUID(s string) bool {
+// IsGUID reports whether s is a GUID in the 8-4-4-4-12 form.
+func IsGUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

@@ -99,7 +99,7 @@ func (s *Service) tenantOfIssuer(iss string) (string, bool) {
 		return "", false
 	}
 	tenant, ok := strings.CutSuffix(rest, "/")
-	if !ok || !isGUID(tenant) || strings.ToLower(tenant) != tenant {
+	if !ok || !IsGUID(tenant) || strings.ToLower(tenant) != tenant {
 		return "", false
 	}
 	return tenant, true

@@ -25,10 +25,8 @@ package idhttp
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -100,7 +98,7 @@ func (h *Handler) Owns(r *http.Request) bool {
 	case "common", "organizations":
 		return true
 	}
-	return isGUID(first)
+	return identity.IsGUID(first)
 }
 
 // ServeHTTP dispatches to the routes; anything else is answered 404 in the
@@ -172,10 +170,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	} else if te.Reason != "" {
 		code = te.Reason
 	}
-	traceID := newGUID()
+	traceID := identity.NewGUID()
 	correlationID := r.Header.Get("client-request-id")
-	if !isGUID(correlationID) {
-		correlationID = newGUID()
+	if !identity.IsGUID(correlationID) {
+		correlationID = identity.NewGUID()
 	}
 	w.Header().Set("x-ms-request-id", traceID)
 	w.Header().Set("client-request-id", correlationID)
@@ -231,30 +229,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // timestamp is the time of a reply, as Entra writes it in errors.
 func timestamp() string { return time.Now().UTC().Format("2006-01-02 15:04:05Z") }
 
-// newGUID returns a random GUID for trace and correlation IDs.
-func newGUID() string {
-	var b [16]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand does not fail
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
 
-// isGUID reports whether s is a GUID in the 8-4-4-4-12 form.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
-}
