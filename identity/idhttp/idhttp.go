@@ -228,5 +228,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // timestamp is the time of a reply, as Entra writes it in errors.
 func timestamp() string { return time.Now().UTC().Format("2006-01-02 15:04:05Z") }
-
-
