@@ -114,7 +114,6 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 // urls are the public URLs of the server's parts.
 type urls struct {
-	port          string
 	suffix        string // ":port", or "" for 443
 	authority     string // https://{D}:{port}/
 	arm           string // https://{D}:{port}
@@ -131,7 +130,6 @@ func (s *Server) urls() urls {
 	}
 	d := s.Domain
 	return urls{
-		port:          port,
 		suffix:        suffix,
 		authority:     "https://" + d + suffix + "/",
 		arm:           "https://" + d + suffix,

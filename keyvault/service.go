@@ -216,9 +216,3 @@ func (s *Service) PurgeDeletedVault(ctx context.Context, kind VaultKind, name st
 	}
 	return s.Store.PurgeVault(ctx, v.ID)
 }
-
-// DataPlaneVault returns the live vault a data-plane request addresses.
-// NotFound if there is none.
-func (s *Service) DataPlaneVault(ctx context.Context, kind VaultKind, name string) (Vault, error) {
-	return s.GetVault(ctx, kind, name)
-}

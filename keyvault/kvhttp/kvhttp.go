@@ -115,7 +115,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-request-id", newRequestID())
 	r.URL.Path = normalizePath(r.URL.Path)
 	r.URL.RawPath = ""
-	if err := h.authenticate(r); err != nil {
+	r, err := h.authenticate(r)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -137,19 +138,18 @@ func normalizePath(p string) string {
 }
 
 // authenticate answers with a challenge unless the request carries a bearer
-// token that validates, and stores the principal in the request's context.
-func (h *Handler) authenticate(r *http.Request) error {
-	auth := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
+// token that validates, and returns the request with the principal in its
+// context.
+func (h *Handler) authenticate(r *http.Request) (*http.Request, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
-		return tresor.Errorf(tresor.Unauthenticated, "AKV10000: Request is missing a Bearer or PoP token.")
+		return r, tresor.Errorf(tresor.Unauthenticated, "AKV10000: Request is missing a Bearer or PoP token.")
 	}
 	p, err := h.Authenticate(r.Context(), token)
 	if err != nil {
-		return err
+		return r, err
 	}
-	*r = *r.WithContext(tresor.WithPrincipal(r.Context(), p))
-	return nil
+	return r.WithContext(tresor.WithPrincipal(r.Context(), p)), nil
 }
 
 // wrap applies a route's api-version check, vault lookup, body limit and
@@ -185,7 +185,7 @@ func (h *Handler) vault(r *http.Request) (keyvault.Vault, error) {
 	if !ok || name == "" || strings.Contains(name, ".") {
 		return keyvault.Vault{}, tresor.Errorf(tresor.NotFound, "No vault is served at host %q.", r.Host).WithReason(codeVaultNotFound)
 	}
-	v, err := h.Service.DataPlaneVault(r.Context(), h.Kind, name)
+	v, err := h.Service.GetVault(r.Context(), h.Kind, name)
 	if tresor.IsKind(err, tresor.NotFound) {
 		return keyvault.Vault{}, tresor.Errorf(tresor.NotFound, "Vault %s does not exist.", name).WithReason(codeVaultNotFound)
 	}
