@@ -85,7 +85,9 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, err
 	}
-	s.Keys = keyvault.NewService(s.DB, software.New(keySealer), backupSealer)
+	// The server is the only writer of its database, so the lookups behind
+	// every cryptographic operation can be served from memory.
+	s.Keys = keyvault.NewService(keyvault.Cached(s.DB), software.New(keySealer), backupSealer)
 
 	u := s.urls()
 	if err := s.sys.open(ctx, s, root, u); err != nil {

@@ -37,6 +37,7 @@ type Service struct {
 	loaded time.Time              // when keys were last read from Store
 
 	tenants sync.Map // IDs of tenants known to exist; tenants are never deleted
+	tokens  tokenCache
 }
 
 // Bootstrap prepares a new installation and is safe to call on every start:

@@ -2,7 +2,9 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tresorkms/tresor"
@@ -31,6 +33,53 @@ func (s *Service) Validate(ctx context.Context, raw string, audiences ...string)
 	if len(raw) > maxTokenSize {
 		return fail("The access token is too large.")
 	}
+	v, err := s.verified(ctx, raw)
+	if err != nil {
+		return tresor.Principal{}, err
+	}
+	c := &v.claims
+	if !matchAudience(c.Aud, audiences) {
+		return fail("Invalid audience. Expected %s, found: %s.", strings.Join(audiences, " or "), clip(c.Aud))
+	}
+	now := s.now()
+	if now.After(time.Unix(c.Exp, 0).Add(ClockSkew)) {
+		return fail("The access token has expired (exp %s).", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
+	}
+	if c.Nbf != 0 && now.Add(ClockSkew).Before(time.Unix(c.Nbf, 0)) {
+		return fail("The access token is not valid before %s.", time.Unix(c.Nbf, 0).UTC().Format(time.RFC3339))
+	}
+	return v.principal, nil
+}
+
+// verifiedToken is what is known about a token once its signature, issuer
+// and claims have been checked: everything but the checks that depend on the
+// time or on the audience the caller expects.
+type verifiedToken struct {
+	kid       string
+	claims    claims
+	principal tresor.Principal
+}
+
+// verified checks a token's signature, issuer, tenant and claims, or
+// returns the result of an earlier check of the same token. The cache spares
+// an RSA verification per request (a client reuses its token for an hour);
+// a hit still requires the signing key to be known, so a retired key's
+// tokens stop working when the key does.
+func (s *Service) verified(ctx context.Context, raw string) (*verifiedToken, error) {
+	sum := sha256.Sum256([]byte(raw))
+	if v, ok := s.tokens.get(sum); ok {
+		pub, err := s.publicKey(ctx, v.kid)
+		if err != nil {
+			return nil, err
+		}
+		if pub != nil {
+			return v, nil
+		}
+		s.tokens.remove(sum)
+	}
+	fail := func(format string, args ...any) (*verifiedToken, error) {
+		return nil, tresor.Errorf(tresor.Unauthenticated, format, args...)
+	}
 	t, err := parseJWS(raw)
 	if err != nil {
 		return fail("The access token is malformed: it is not a JSON Web Token.")
@@ -42,7 +91,7 @@ func (s *Service) Validate(ctx context.Context, raw string, audiences ...string)
 	}
 	pub, err := s.publicKey(ctx, t.header.Kid)
 	if err != nil {
-		return tresor.Principal{}, err
+		return nil, err
 	}
 	if pub == nil {
 		return fail("The access token's signing key %q is not known.", clip(t.header.Kid))
@@ -51,8 +100,9 @@ func (s *Service) Validate(ctx context.Context, raw string, audiences ...string)
 		return fail("The access token's signature is invalid.")
 	}
 
-	var c claims
-	if err := strictUnmarshal(t.payload, &c); err != nil {
+	v := &verifiedToken{kid: t.header.Kid}
+	c := &v.claims
+	if err := strictUnmarshal(t.payload, c); err != nil {
 		return fail("The access token's claims are malformed.")
 	}
 	tenant, ok := s.tenantOfIssuer(c.Iss)
@@ -66,20 +116,10 @@ func (s *Service) Validate(ctx context.Context, raw string, audiences ...string)
 		if tresor.IsKind(err, tresor.NotFound) {
 			return fail("Invalid issuer: tenant %s does not exist.", tenant)
 		}
-		return tresor.Principal{}, err
+		return nil, err
 	}
-	if !matchAudience(c.Aud, audiences) {
-		return fail("Invalid audience. Expected %s, found: %s.", strings.Join(audiences, " or "), clip(c.Aud))
-	}
-	now := s.now()
 	if c.Exp == 0 {
 		return fail("The access token lacks the exp claim.")
-	}
-	if now.After(time.Unix(c.Exp, 0).Add(ClockSkew)) {
-		return fail("The access token has expired (exp %s).", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
-	}
-	if c.Nbf != 0 && now.Add(ClockSkew).Before(time.Unix(c.Nbf, 0)) {
-		return fail("The access token is not valid before %s.", time.Unix(c.Nbf, 0).UTC().Format(time.RFC3339))
 	}
 	if c.OID == "" || c.AppID == "" {
 		return fail("The access token lacks the oid or appid claim.")
@@ -88,7 +128,56 @@ func (s *Service) Validate(ctx context.Context, raw string, audiences ...string)
 	if c.PrincipalType != "" {
 		typ = tresor.PrincipalType(c.PrincipalType)
 	}
-	return tresor.Principal{TenantID: tenant, ObjectID: c.OID, AppID: c.AppID, Name: c.AppDisplayName, Type: typ}, nil
+	v.principal = tresor.Principal{TenantID: tenant, ObjectID: c.OID, AppID: c.AppID, Name: c.AppDisplayName, Type: typ}
+	s.tokens.put(sum, v, time.Unix(c.Exp, 0).Add(ClockSkew), s.now())
+	return v, nil
+}
+
+// tokenCache holds verified tokens by the SHA-256 of their text until they
+// expire. It is bounded: when full, expired entries go first, and if none
+// has expired the cache starts over.
+type tokenCache struct {
+	mu      sync.RWMutex
+	entries map[[32]byte]tokenEntry
+}
+
+type tokenEntry struct {
+	v       *verifiedToken
+	expires time.Time
+}
+
+const maxCachedTokens = 4096
+
+func (c *tokenCache) get(sum [32]byte) (*verifiedToken, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.entries[sum]
+	return e.v, ok
+}
+
+func (c *tokenCache) put(sum [32]byte, v *verifiedToken, expires, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[[32]byte]tokenEntry)
+	}
+	if len(c.entries) >= maxCachedTokens {
+		for k, e := range c.entries {
+			if now.After(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxCachedTokens {
+			clear(c.entries)
+		}
+	}
+	c.entries[sum] = tokenEntry{v: v, expires: expires}
+}
+
+func (c *tokenCache) remove(sum [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, sum)
 }
 
 // tenantOfIssuer returns the tenant of an issuer of the form

@@ -232,3 +232,9 @@ func BenchmarkKeyVersion(b *testing.B) {
 		})
 	}
 }
+
+// TestKeyvaultStoreCached runs the conformance suite through the cache the
+// server puts in front of the database.
+func TestKeyvaultStoreCached(t *testing.T) {
+	kvtest.TestStore(t, func(t *testing.T) keyvault.Store { return keyvault.Cached(openTest(t)) })
+}

@@ -55,12 +55,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
 	read, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	read.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
+	// Keep every reader open: opening a SQLite connection (and re-preparing
+	// the hot-path statements on it) costs more than the query it serves.
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(readers)
+	read.SetMaxIdleConns(readers)
 	db := &DB{write: write, read: read, Now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()

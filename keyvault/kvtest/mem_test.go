@@ -9,3 +9,7 @@ import (
 func TestMemStore(t *testing.T) {
 	TestStore(t, func(*testing.T) keyvault.Store { return NewMemStore() })
 }
+
+func TestCachedMemStore(t *testing.T) {
+	TestStore(t, func(*testing.T) keyvault.Store { return keyvault.Cached(NewMemStore()) })
+}
