@@ -314,6 +314,12 @@ func TestKeysWithGoSDK(t *testing.T) {
 		if err != nil || old.Key.KID.Version() != versions[0] {
 			t.Fatalf("GetKey(%s) = %v", versions[0], err)
 		}
+		// Object names are case-insensitive; the kid keeps the spelling
+		// the key was created with.
+		upper, err := kv.GetKey(ctx, "MULTI", "", nil)
+		if err != nil || upper.Key.KID.Name() != "multi" || upper.Key.KID.Version() != versions[2] {
+			t.Fatalf("GetKey(MULTI) = %v, %v; want .../keys/multi/%s", upper.Key.KID, err, versions[2])
+		}
 		exp := time.Now().Add(24 * time.Hour).Truncate(time.Second)
 		up, err := kv.UpdateKey(ctx, "multi", versions[0], azkeys.UpdateKeyParameters{
 			KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(false), Expires: &exp},

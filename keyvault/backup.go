@@ -92,7 +92,9 @@ func (s *Service) RestoreKey(ctx context.Context, v Vault, blob []byte) (KeyVers
 	if err := json.Unmarshal(plain, &doc); err != nil || doc.Format != backupFormat || len(doc.Versions) == 0 {
 		return KeyVersion{}, tresor.Errorf(tresor.Invalid, "Backup blob contains invalid or corrupt version.")
 	}
-	if err := s.checkNameFree(ctx, v, doc.Name); err != nil {
+	// A deleted key of that name answers as Azure does; a live one is
+	// refused by the Store below.
+	if _, err := s.keyName(ctx, v, doc.Name); err != nil {
 		return KeyVersion{}, err
 	}
 	kvs := make([]KeyVersion, 0, len(doc.Versions))

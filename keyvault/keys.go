@@ -159,16 +159,27 @@ func applyAttributes(kv *KeyVersion, a Attributes, rp *ReleasePolicy) error {
 	return nil
 }
 
-// checkNameFree returns Conflict if name is held by a deleted key.
-func (s *Service) checkNameFree(ctx context.Context, v Vault, name string) error {
+// keyName returns the spelling under which name is stored, since key names
+// compare case-insensitively: an existing key's, or name itself for a new
+// key. It returns Conflict if name is held by a deleted key. A new version
+// must carry the existing spelling because the version's material is bound
+// to it.
+func (s *Service) keyName(ctx context.Context, v Vault, name string) (string, error) {
 	_, err := s.Store.DeletedKey(ctx, v.ID, name)
 	switch {
 	case err == nil:
-		return deletedButRecoverable(name)
+		return "", deletedButRecoverable(name)
+	case !tresor.IsKind(err, tresor.NotFound):
+		return "", err
+	}
+	latest, err := s.Store.KeyVersion(ctx, v.ID, name, "")
+	switch {
+	case err == nil:
+		return latest.Name, nil
 	case tresor.IsKind(err, tresor.NotFound):
-		return nil
+		return name, nil
 	default:
-		return err
+		return "", err
 	}
 }
 
@@ -188,10 +199,11 @@ func (s *Service) CreateKey(ctx context.Context, v Vault, name string, p CreateK
 		return KeyVersion{}, err
 	}
 	kv := KeyVersion{Type: t, Size: spec.Size, Curve: spec.Curve, Enabled: true, Tags: p.Tags}
-	if err := s.fillNew(&kv, v, name, p.Ops, p.Attributes, p.ReleasePolicy); err != nil {
+	name, err = s.keyName(ctx, v, name)
+	if err != nil {
 		return KeyVersion{}, err
 	}
-	if err := s.checkNameFree(ctx, v, name); err != nil {
+	if err := s.fillNew(&kv, v, name, p.Ops, p.Attributes, p.ReleasePolicy); err != nil {
 		return KeyVersion{}, err
 	}
 	h, pub, err := s.HSM.Generate(ctx, spec, binding(v.ID, name, kv.Version))
@@ -283,10 +295,11 @@ func (s *Service) ImportKey(ctx context.Context, v Vault, name string, p ImportK
 		return KeyVersion{}, tresor.Errorf(tresor.Invalid, "The key material does not match kty %s.", p.Type)
 	}
 	kv := KeyVersion{Type: t, Enabled: true, Tags: p.Tags}
-	if err := s.fillNew(&kv, v, name, p.Ops, p.Attributes, p.ReleasePolicy); err != nil {
+	name, err = s.keyName(ctx, v, name)
+	if err != nil {
 		return KeyVersion{}, err
 	}
-	if err := s.checkNameFree(ctx, v, name); err != nil {
+	if err := s.fillNew(&kv, v, name, p.Ops, p.Attributes, p.ReleasePolicy); err != nil {
 		return KeyVersion{}, err
 	}
 	h, pub, err := s.HSM.Import(ctx, p.Key, binding(v.ID, name, kv.Version))

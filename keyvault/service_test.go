@@ -393,3 +393,42 @@ func manyTags(n int) map[string]string {
 	}
 	return m
 }
+
+// TestKeyNamesIgnoreCase checks that a key answers to its name in any case,
+// that a new version created under another spelling joins the key and
+// keeps its first spelling, and that every version still opens its
+// material (which is bound to the name).
+func TestKeyNamesIgnoreCase(t *testing.T) {
+	f := newFixture(t)
+	v := f.vault(t, keyvault.Vault{Name: "kv-case", SoftDelete: true, RetentionDays: 7})
+	v1, err := f.svc.CreateKey(f.ctx, v, "MyKey", keyvault.CreateKeyParams{Type: keyvault.EC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	v2, err := f.svc.CreateKey(f.ctx, v, "MYKEY", keyvault.CreateKeyParams{Type: keyvault.EC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.Name != "MyKey" {
+		t.Errorf("new version under MYKEY has name %q, want the first spelling MyKey", v2.Name)
+	}
+	digest := sha256.Sum256([]byte("doc"))
+	for _, tc := range []struct{ name, version string }{{"mykey", v1.Version}, {"MyKEY", v2.Version}, {"MYKEY", ""}} {
+		sig, err := f.svc.Sign(f.ctx, v, tc.name, tc.version, hsm.ES256, digest[:])
+		if err != nil {
+			t.Fatalf("Sign(%s, %q) = %v", tc.name, tc.version, err)
+		}
+		if ok, err := f.svc.Verify(f.ctx, v, "MyKey", sig.Key.Version, hsm.ES256, digest[:], sig.Value); err != nil || !ok {
+			t.Errorf("Verify(MyKey) of a signature by %s = %v, %v", tc.name, ok, err)
+		}
+	}
+	if _, err := f.svc.DeleteKey(f.ctx, v, "mykey"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.CreateKey(f.ctx, v, "MYKEY", keyvault.CreateKeyParams{Type: keyvault.EC})
+	wantKind(t, "CreateKey(MYKEY) while mykey is deleted", err, tresor.Conflict)
+	if _, err := f.svc.RecoverDeletedKey(f.ctx, v, "MyKey"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,8 +21,11 @@ import (
 //
 // Beyond the doc comments of keyvault.Store, the suite pins down what
 // callers rely on:
-//   - vault names, and the subscription and resource group of a
-//     VaultFilter, compare case-insensitively, as Azure's do;
+//   - vault names, key names, and the subscription and resource group of a
+//     VaultFilter, compare case-insensitively, as Azure's do (key names are
+//     ASCII letters, digits and dashes); each key version keeps the
+//     spelling it was stored with, and listings order keys by name
+//     ignoring case;
 //   - a key's newest version is the one created last, whatever its Created
 //     time says, and KeyVersions lists versions in creation order;
 //   - every write that fails leaves the Store as it was;
@@ -63,6 +66,7 @@ func TestStore(t *testing.T, open func(t *testing.T) keyvault.Store) {
 		{"RestoreKey", testRestoreKey},
 		{"RestoreKeyAtomic", testRestoreKeyAtomic},
 		{"Copies", testCopies},
+		{"KeyNamesIgnoreCase", testKeyNamesIgnoreCase},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

@@ -25,7 +25,11 @@ type memStore struct {
 	seq    int64 // of the last version created
 }
 
+// keyID identifies a key; name is lower-cased, as key names compare
+// case-insensitively.
 type keyID struct{ vaultID, name string }
+
+func keyOf(vaultID, name string) keyID { return keyID{vaultID, strings.ToLower(name)} }
 
 type memKey struct {
 	versions []memVersion       // in creation order
@@ -179,7 +183,7 @@ func (s *memStore) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion)
 	if _, ok := s.vaults[kv.VaultID]; !ok {
 		return notFound("vault %s", kv.VaultID)
 	}
-	id := keyID{kv.VaultID, kv.Name}
+	id := keyOf(kv.VaultID, kv.Name)
 	k := s.keys[id]
 	if k == nil {
 		k = &memKey{}
@@ -203,7 +207,7 @@ func (k *memKey) version(version string) int {
 
 // live returns a key that is not deleted.
 func (s *memStore) live(vaultID, name string) (*memKey, error) {
-	k := s.keys[keyID{vaultID, name}]
+	k := s.keys[keyOf(vaultID, name)]
 	if k == nil || k.deleted() {
 		return nil, notFound("key %s", name)
 	}
@@ -212,7 +216,7 @@ func (s *memStore) live(vaultID, name string) (*memKey, error) {
 
 // deleted returns a deleted key.
 func (s *memStore) deleted(vaultID, name string) (*memKey, error) {
-	k := s.keys[keyID{vaultID, name}]
+	k := s.keys[keyOf(vaultID, name)]
 	if k == nil || !k.deleted() {
 		return nil, notFound("deleted key %s", name)
 	}
@@ -291,7 +295,7 @@ func (s *memStore) keysOf(vaultID string, deleted bool) []*memKey {
 	slices.Sort(names)
 	out := make([]*memKey, len(names))
 	for i, name := range names {
-		out[i] = s.keys[keyID{vaultID, name}]
+		out[i] = s.keys[keyOf(vaultID, name)]
 	}
 	return out
 }
@@ -303,7 +307,7 @@ func (s *memStore) Keys(ctx context.Context, vaultID string, p keyvault.Page) ([
 	for _, k := range s.keysOf(vaultID, false) {
 		all = append(all, k.newest())
 	}
-	return pageOf(all, func(kv keyvault.KeyVersion) string { return kv.Name }, p)
+	return pageOf(all, func(kv keyvault.KeyVersion) string { return strings.ToLower(kv.Name) }, p)
 }
 
 func (s *memStore) KeyVersions(ctx context.Context, vaultID, name string, p keyvault.Page) ([]keyvault.KeyVersion, string, error) {
@@ -354,7 +358,7 @@ func (s *memStore) DeletedKeys(ctx context.Context, vaultID string, p keyvault.P
 	for _, k := range s.keysOf(vaultID, true) {
 		all = append(all, k.deletedKey())
 	}
-	return pageOf(all, func(d keyvault.DeletedKey) string { return d.Latest.Name }, p)
+	return pageOf(all, func(d keyvault.DeletedKey) string { return strings.ToLower(d.Latest.Name) }, p)
 }
 
 func (s *memStore) RecoverKey(ctx context.Context, vaultID, name string) error {
@@ -371,7 +375,7 @@ func (s *memStore) RecoverKey(ctx context.Context, vaultID, name string) error {
 func (s *memStore) PurgeKey(ctx context.Context, vaultID, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := keyID{vaultID, name}
+	id := keyOf(vaultID, name)
 	if s.keys[id] == nil {
 		return notFound("key %s", name)
 	}
@@ -385,7 +389,7 @@ func (s *memStore) RestoreKey(ctx context.Context, versions []keyvault.KeyVersio
 	if len(versions) == 0 {
 		return tresor.Errorf(tresor.Invalid, "restore key: no versions")
 	}
-	id := keyID{versions[0].VaultID, versions[0].Name}
+	id := keyOf(versions[0].VaultID, versions[0].Name)
 	if _, ok := s.vaults[id.vaultID]; !ok {
 		return notFound("vault %s", id.vaultID)
 	}
@@ -396,7 +400,7 @@ func (s *memStore) RestoreKey(ctx context.Context, versions []keyvault.KeyVersio
 	k := &memKey{}
 	seq := s.seq
 	for _, kv := range versions {
-		if (keyID{kv.VaultID, kv.Name}) != id {
+		if keyOf(kv.VaultID, kv.Name) != id {
 			return tresor.Errorf(tresor.Invalid, "restore key: versions of %s and %s", id.name, kv.Name)
 		}
 		if k.version(kv.Version) >= 0 {
