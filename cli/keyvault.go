@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
@@ -19,6 +21,7 @@ type vaultCommand struct {
 
 type vaultFlags struct {
 	data, name, hsmName, group, location, sku *string
+	admins                                    *string
 	purgeProtection, rbac, noSoftDelete       *bool
 	retention                                 *int
 }
@@ -33,9 +36,12 @@ func (c vaultCommand) Run(ctx context.Context, args []string) error {
 		location:        fs.String("location", "westeurope", "location"),
 		sku:             fs.String("sku", "standard", "vault SKU: standard or premium"),
 		purgeProtection: fs.Bool("enable-purge-protection", false, "enable purge protection (irreversible)"),
-		rbac:            fs.Bool("enable-rbac-authorization", true, "authorize data-plane requests with RBAC"),
-		noSoftDelete:    fs.Bool("disable-soft-delete", false, "create without soft delete"),
-		retention:       fs.Int("retention-days", 90, "soft-delete retention in days (7-90)"),
+		// az has defaulted to RBAC since 2.61; tresor defaults to access
+		// policies until it serves Microsoft.Authorization/roleAssignments.
+		rbac:         fs.Bool("enable-rbac-authorization", false, "authorize data-plane requests with Azure RBAC instead of access policies"),
+		admins:       fs.String("administrators", "", "managed HSM: space-separated object ids of the initial administrators (default: the caller)"),
+		noSoftDelete: fs.Bool("disable-soft-delete", false, "create without soft delete"),
+		retention:    fs.Int("retention-days", 90, "soft-delete retention in days (7-90)"),
 	}
 	fs.StringVar(new(string), "g", "", "short for --resource-group")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +79,17 @@ func (c vaultCommand) vault(ctx context.Context, fs *flag.FlagSet, f vaultFlags,
 			EnableSoftDelete:          to.Ptr(!*f.noSoftDelete),
 			SoftDeleteRetentionInDays: to.Ptr(int32(*f.retention)),
 			EnableRbacAuthorization:   f.rbac,
+		}
+		if !*f.rbac {
+			// As az keyvault create did: the caller gets every key
+			// permission through an access policy.
+			props.AccessPolicies = []*armkeyvault.AccessPolicyEntry{{
+				TenantID: to.Ptr(cn.env["AZURE_TENANT_ID"]),
+				ObjectID: to.Ptr(cn.env["TRESOR_ADMIN_OBJECT_ID"]),
+				Permissions: &armkeyvault.Permissions{Keys: to.SliceOfPtrs(
+					armkeyvault.KeyPermissionsAll,
+				)},
+			}}
 		}
 		if *f.purgeProtection {
 			props.EnablePurgeProtection = to.Ptr(true)
@@ -178,7 +195,7 @@ func (c vaultCommand) hsm(ctx context.Context, fs *flag.FlagSet, f vaultFlags, c
 		}
 		props := &armkeyvault.ManagedHsmProperties{
 			TenantID:                  to.Ptr(cn.env["AZURE_TENANT_ID"]),
-			InitialAdminObjectIDs:     []*string{to.Ptr(cn.env["AZURE_CLIENT_ID"])},
+			InitialAdminObjectIDs:     to.SliceOfPtrs(strings.Fields(cmp.Or(*f.admins, cn.env["TRESOR_ADMIN_OBJECT_ID"]))...),
 			SoftDeleteRetentionInDays: to.Ptr(int32(*f.retention)),
 		}
 		if *f.purgeProtection {

@@ -15,8 +15,10 @@ import (
 
 	"github.com/tresorkms/tresor/client"
 	"github.com/tresorkms/tresor/hsm/software"
+	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/keyvault/kvhttp"
+	"github.com/tresorkms/tresor/rbac"
 	"github.com/tresorkms/tresor/seal"
 	"github.com/tresorkms/tresor/sqlite"
 )
@@ -37,6 +39,7 @@ type Server struct {
 	Logger *slog.Logger
 	DB     *sqlite.DB
 	Keys   *keyvault.Service
+	RBAC   *rbac.Service
 	// Env is the environment for clients, as written to DIR/tresor.env.
 	Env client.Env
 
@@ -88,6 +91,8 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// The server is the only writer of its database, so the lookups behind
 	// every cryptographic operation can be served from memory.
 	s.Keys = keyvault.NewService(keyvault.Cached(s.DB), software.New(keySealer), backupSealer)
+	s.RBAC = &rbac.Service{Store: s.DB}
+	s.Keys.Access = s.RBAC
 
 	u := s.urls()
 	if err := s.sys.open(ctx, s, root, u); err != nil {
@@ -101,7 +106,7 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	})
 	hsms := kvhttp.New(kvhttp.Handler{
 		Service: s.Keys, Kind: keyvault.ManagedHSM, Suffix: ".managedhsm." + cfg.Domain,
-		Resource: u.hsmResource, Authority: authority, Logger: s.Logger,
+		Resource: u.hsmResource, Authority: authority, Logger: s.Logger, RBAC: s.RBAC,
 		Authenticate: s.sys.authenticator(u.hsmResource, "https://managedhsm."+cfg.Domain),
 	})
 	s.http = &http.Server{
@@ -207,7 +212,7 @@ func (s *Server) writeEnv() error {
 	var b strings.Builder
 	b.WriteString("# tresor client environment; eval \"$(tresor env)\" to use it.\n")
 	for _, k := range []string{
-		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST",
+		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "TRESOR_ADMIN_OBJECT_ID", "AZURE_AUTHORITY_HOST",
 		"AZURE_SUBSCRIPTION_ID", "TRESOR_ARM_ENDPOINT", "TRESOR_ARM_AUDIENCE", "TRESOR_CA_FILE",
 		"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS",
 	} {
@@ -230,3 +235,7 @@ func (s *Server) Resource(vaultURL string) string {
 	}
 	return u.vaultResource
 }
+
+// Identity returns the server's identity service (tenants, service
+// principals, tokens).
+func (s *Server) Identity() *identity.Service { return s.sys.identity }

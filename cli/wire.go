@@ -73,17 +73,18 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 		return err
 	}
 	s.Env = client.Env{
-		"AZURE_TENANT_ID":       admin.TenantID,
-		"AZURE_CLIENT_ID":       admin.ClientID,
-		"AZURE_CLIENT_SECRET":   secret,
-		"AZURE_AUTHORITY_HOST":  u.authority,
-		"AZURE_SUBSCRIPTION_ID": subscription,
-		"TRESOR_ARM_ENDPOINT":   u.arm,
-		"TRESOR_ARM_AUDIENCE":   u.armAudience,
-		"TRESOR_CA_FILE":        sys.pki.CAFile,
-		"TRESOR_DOMAIN":         s.Domain,
-		"TRESOR_ADDR":           s.ln.Addr().String(),
-		"NODE_EXTRA_CA_CERTS":   sys.pki.CAFile,
+		"AZURE_TENANT_ID":        admin.TenantID,
+		"AZURE_CLIENT_ID":        admin.ClientID,
+		"AZURE_CLIENT_SECRET":    secret,
+		"TRESOR_ADMIN_OBJECT_ID": admin.ObjectID,
+		"AZURE_AUTHORITY_HOST":   u.authority,
+		"AZURE_SUBSCRIPTION_ID":  subscription,
+		"TRESOR_ARM_ENDPOINT":    u.arm,
+		"TRESOR_ARM_AUDIENCE":    u.armAudience,
+		"TRESOR_CA_FILE":         sys.pki.CAFile,
+		"TRESOR_DOMAIN":          s.Domain,
+		"TRESOR_ADDR":            s.ln.Addr().String(),
+		"NODE_EXTRA_CA_CERTS":    sys.pki.CAFile,
 	}
 	return s.writeEnv()
 }
@@ -122,7 +123,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 	if err != nil {
 		return "", err
 	}
-	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, URI: func(kind keyvault.VaultKind, name string) string {
+	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, RBAC: s.RBAC, URI: func(kind keyvault.VaultKind, name string) string {
 		if kind == keyvault.ManagedHSM {
 			return "https://" + name + ".managedhsm." + s.Domain + u.suffix + "/"
 		}

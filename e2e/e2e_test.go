@@ -13,17 +13,20 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
@@ -31,6 +34,8 @@ import (
 
 	"github.com/tresorkms/tresor/cli"
 	"github.com/tresorkms/tresor/client"
+	"github.com/tresorkms/tresor/identity"
+	"github.com/tresorkms/tresor/rbac"
 )
 
 // env is a running server and clients configured for it.
@@ -134,7 +139,7 @@ func (e *env) vault(tb testing.TB, name string, hsm bool, props func(*armkeyvaul
 			SKU:      &armkeyvault.ManagedHsmSKU{Family: to.Ptr(armkeyvault.ManagedHsmSKUFamilyB), Name: to.Ptr(armkeyvault.ManagedHsmSKUNameStandardB1)},
 			Properties: &armkeyvault.ManagedHsmProperties{
 				TenantID:                  to.Ptr(e.env["AZURE_TENANT_ID"]),
-				InitialAdminObjectIDs:     []*string{to.Ptr(e.env["AZURE_CLIENT_ID"])},
+				InitialAdminObjectIDs:     []*string{to.Ptr(e.env["TRESOR_ADMIN_OBJECT_ID"])},
 				SoftDeleteRetentionInDays: to.Ptr[int32](7),
 			},
 		}, nil)
@@ -149,6 +154,9 @@ func (e *env) vault(tb testing.TB, name string, hsm bool, props func(*armkeyvaul
 			tb.Fatalf("managed HSM has no hsmUri: %+v", res)
 		}
 		url = e.env.HSMURL(name)
+		// The initial administrator may manage roles but not use keys:
+		// grant it Managed HSM Crypto User, as one must in Azure.
+		e.assignHSMRole(tb, url, rbac.HSMCryptoUser, e.env["TRESOR_ADMIN_OBJECT_ID"], "/")
 	} else {
 		vaults, err := armkeyvault.NewVaultsClient(sub, e.cred, opts)
 		if err != nil {
@@ -158,6 +166,12 @@ func (e *env) vault(tb testing.TB, name string, hsm bool, props func(*armkeyvaul
 			TenantID:         to.Ptr(e.env["AZURE_TENANT_ID"]),
 			SKU:              &armkeyvault.SKU{Family: to.Ptr(armkeyvault.SKUFamilyA), Name: to.Ptr(armkeyvault.SKUNamePremium)},
 			EnableSoftDelete: to.Ptr(true),
+			// The admin may do everything with keys, as the creator of a
+			// vault usually may.
+			AccessPolicies: []*armkeyvault.AccessPolicyEntry{{
+				TenantID: to.Ptr(e.env["AZURE_TENANT_ID"]), ObjectID: to.Ptr(e.env["TRESOR_ADMIN_OBJECT_ID"]),
+				Permissions: &armkeyvault.Permissions{Keys: to.SliceOfPtrs(armkeyvault.KeyPermissionsAll)},
+			}},
 		}
 		if props != nil {
 			props(p)
@@ -182,6 +196,32 @@ func (e *env) vault(tb testing.TB, name string, hsm bool, props func(*armkeyvaul
 		tb.Fatal(err)
 	}
 	return c
+}
+
+// assignHSMRole assigns a Managed HSM local role through the HSM's RBAC
+// API, with the request the azadmin rbac client sends (that module is not
+// served by the Go proxy this project builds with).
+func (e *env) assignHSMRole(tb testing.TB, hsmURL, roleID, principalID, scope string) {
+	tb.Helper()
+	ctx := context.Background()
+	tok, err := e.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{resourceOf(hsmURL) + "/.default"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"properties":{"roleDefinitionId":"Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/%s","principalId":"%s"}}`, roleID, principalID)
+	u := fmt.Sprintf("%s/%s/providers/Microsoft.Authorization/roleAssignments/%s?api-version=7.5", hsmURL, strings.Trim(scope, "/"), identity.NewGUID())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, u, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.http.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		msg, _ := io.ReadAll(resp.Body)
+		tb.Fatalf("assign role %s at %s: %d %s", roleID, scope, resp.StatusCode, msg)
+	}
 }
 
 func statusOf(err error) int {

@@ -45,7 +45,10 @@ func backupBinding(kind VaultKind) []byte { return []byte("keyvault/backup/" + s
 // BackupKey returns an opaque blob holding every version of a key, sealed
 // so that only a tresor with the same root key can restore it.
 func (s *Service) BackupKey(ctx context.Context, v Vault, name string) ([]byte, error) {
-	if _, err := s.GetKey(ctx, v, name, ""); err != nil {
+	if err := s.authorize(ctx, v, name, ActionBackup); err != nil {
+		return nil, err
+	}
+	if _, err := s.key(ctx, v, name, ""); err != nil {
 		return nil, err
 	}
 	doc := backupDoc{Format: backupFormat, Kind: v.Kind, Name: name}
@@ -84,6 +87,9 @@ func (s *Service) BackupKey(ctx context.Context, v Vault, name string) ([]byte, 
 // from another tresor, or from the other vault kind) and Conflict if the
 // name is taken.
 func (s *Service) RestoreKey(ctx context.Context, v Vault, blob []byte) (KeyVersion, error) {
+	if err := s.authorize(ctx, v, "", ActionRestore); err != nil {
+		return KeyVersion{}, err
+	}
 	plain, err := s.Backup.Open(blob, backupBinding(v.Kind))
 	if err != nil {
 		return KeyVersion{}, tresor.Errorf(tresor.Invalid, "Backup blob contains invalid or corrupt version.")

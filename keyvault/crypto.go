@@ -49,7 +49,10 @@ func hsmError(err error, op string) error {
 // enabled, inside its validity window (decrypt, unwrapKey and verify are
 // allowed outside it, as in Azure) and that its key_ops permit op.
 func (s *Service) usable(ctx context.Context, v Vault, name, version string, op KeyOp) (KeyVersion, hsm.Key, error) {
-	kv, err := s.GetKey(ctx, v, name, version)
+	if err := s.authorize(ctx, v, name, actionOf[op]); err != nil {
+		return KeyVersion{}, nil, err
+	}
+	kv, err := s.key(ctx, v, name, version)
 	if err != nil {
 		return KeyVersion{}, nil, err
 	}
@@ -201,6 +204,9 @@ func (s *Service) Verify(ctx context.Context, v Vault, name, version string, alg
 func (s *Service) GetRandomBytes(ctx context.Context, v Vault, count int) ([]byte, error) {
 	if v.Kind != ManagedHSM {
 		return nil, tresor.Errorf(tresor.NotFound, "Random bytes are available from Managed HSM only.")
+	}
+	if err := s.authorize(ctx, v, "", ActionRandom); err != nil {
+		return nil, err
 	}
 	if count < 1 || count > 128 {
 		return nil, tresor.Errorf(tresor.Invalid, "count must be between 1 and 128, got %d.", count)

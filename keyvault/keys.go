@@ -187,6 +187,9 @@ func (s *Service) keyName(ctx context.Context, v Vault, name string) (string, er
 // Invalid for unsupported parameters and Conflict
 // (ReasonDeletedButRecoverable) if the name belongs to a deleted key.
 func (s *Service) CreateKey(ctx context.Context, v Vault, name string, p CreateKeyParams) (KeyVersion, error) {
+	if err := s.authorize(ctx, v, name, ActionCreate); err != nil {
+		return KeyVersion{}, err
+	}
 	if err := validateName(name); err != nil {
 		return KeyVersion{}, err
 	}
@@ -280,6 +283,9 @@ func checkSpec(spec *hsm.Spec) error {
 // ImportKey imports key material as a new key or a new version. Managed HSM
 // stores every imported key as an HSM key; Key Vault honours the Hsm flag.
 func (s *Service) ImportKey(ctx context.Context, v Vault, name string, p ImportKeyParams) (KeyVersion, error) {
+	if err := s.authorize(ctx, v, name, ActionImport); err != nil {
+		return KeyVersion{}, err
+	}
 	if err := validateName(name); err != nil {
 		return KeyVersion{}, err
 	}
@@ -320,6 +326,15 @@ func (s *Service) ImportKey(ctx context.Context, v Vault, name string, p ImportK
 
 // GetKey returns a version of a key; an empty version means the newest.
 func (s *Service) GetKey(ctx context.Context, v Vault, name, version string) (KeyVersion, error) {
+	if err := s.authorize(ctx, v, name, ActionGet); err != nil {
+		return KeyVersion{}, err
+	}
+	return s.key(ctx, v, name, version)
+}
+
+// key is GetKey without the access check, for operations that made their
+// own.
+func (s *Service) key(ctx context.Context, v Vault, name, version string) (KeyVersion, error) {
 	kv, err := s.Store.KeyVersion(ctx, v.ID, name, version)
 	if tresor.IsKind(err, tresor.NotFound) {
 		if version != "" {
@@ -333,7 +348,10 @@ func (s *Service) GetKey(ctx context.Context, v Vault, name, version string) (Ke
 // UpdateKey merges p into a version of a key (the newest if version is
 // empty) and returns the result. Updating a disabled key is allowed.
 func (s *Service) UpdateKey(ctx context.Context, v Vault, name, version string, p UpdateKeyParams) (KeyVersion, error) {
-	kv, err := s.GetKey(ctx, v, name, version)
+	if err := s.authorize(ctx, v, name, ActionUpdate); err != nil {
+		return KeyVersion{}, err
+	}
+	kv, err := s.key(ctx, v, name, version)
 	if err != nil {
 		return KeyVersion{}, err
 	}
@@ -361,6 +379,9 @@ func (s *Service) UpdateKey(ctx context.Context, v Vault, name, version string, 
 
 // GetKeys lists the newest version of each key in v.
 func (s *Service) GetKeys(ctx context.Context, v Vault, p Page) ([]KeyVersion, string, error) {
+	if err := s.authorize(ctx, v, "", ActionList); err != nil {
+		return nil, "", err
+	}
 	if err := checkPage(p); err != nil {
 		return nil, "", err
 	}
@@ -369,6 +390,9 @@ func (s *Service) GetKeys(ctx context.Context, v Vault, p Page) ([]KeyVersion, s
 
 // GetKeyVersions lists the versions of a key, oldest first.
 func (s *Service) GetKeyVersions(ctx context.Context, v Vault, name string, p Page) ([]KeyVersion, string, error) {
+	if err := s.authorize(ctx, v, name, ActionList); err != nil {
+		return nil, "", err
+	}
 	if err := checkPage(p); err != nil {
 		return nil, "", err
 	}
@@ -390,7 +414,10 @@ func checkPage(p Page) error {
 // delete the key stays recoverable for the vault's retention period; without
 // soft delete it is purged at once and the result has a zero Deletion.
 func (s *Service) DeleteKey(ctx context.Context, v Vault, name string) (DeletedKey, error) {
-	latest, err := s.GetKey(ctx, v, name, "")
+	if err := s.authorize(ctx, v, name, ActionDelete); err != nil {
+		return DeletedKey{}, err
+	}
+	latest, err := s.key(ctx, v, name, "")
 	if err != nil {
 		return DeletedKey{}, err
 	}
@@ -407,6 +434,13 @@ func (s *Service) DeleteKey(ctx context.Context, v Vault, name string) (DeletedK
 
 // GetDeletedKey returns a soft-deleted key.
 func (s *Service) GetDeletedKey(ctx context.Context, v Vault, name string) (DeletedKey, error) {
+	if err := s.authorize(ctx, v, name, ActionGetDeleted); err != nil {
+		return DeletedKey{}, err
+	}
+	return s.deletedKey(ctx, v, name)
+}
+
+func (s *Service) deletedKey(ctx context.Context, v Vault, name string) (DeletedKey, error) {
 	dk, err := s.Store.DeletedKey(ctx, v.ID, name)
 	if tresor.IsKind(err, tresor.NotFound) {
 		return DeletedKey{}, tresor.Errorf(tresor.NotFound, "Deleted Key not found: %s", name)
@@ -416,6 +450,9 @@ func (s *Service) GetDeletedKey(ctx context.Context, v Vault, name string) (Dele
 
 // GetDeletedKeys lists soft-deleted keys.
 func (s *Service) GetDeletedKeys(ctx context.Context, v Vault, p Page) ([]DeletedKey, string, error) {
+	if err := s.authorize(ctx, v, "", ActionGetDeleted); err != nil {
+		return nil, "", err
+	}
 	if err := checkPage(p); err != nil {
 		return nil, "", err
 	}
@@ -425,7 +462,10 @@ func (s *Service) GetDeletedKeys(ctx context.Context, v Vault, p Page) ([]Delete
 // RecoverDeletedKey restores a soft-deleted key and returns its newest
 // version.
 func (s *Service) RecoverDeletedKey(ctx context.Context, v Vault, name string) (KeyVersion, error) {
-	dk, err := s.GetDeletedKey(ctx, v, name)
+	if err := s.authorize(ctx, v, name, ActionRecover); err != nil {
+		return KeyVersion{}, err
+	}
+	dk, err := s.deletedKey(ctx, v, name)
 	if err != nil {
 		return KeyVersion{}, err
 	}
@@ -438,7 +478,10 @@ func (s *Service) RecoverDeletedKey(ctx context.Context, v Vault, name string) (
 // PurgeDeletedKey removes a soft-deleted key for good. Under purge
 // protection it returns Forbidden until the key's scheduled purge date.
 func (s *Service) PurgeDeletedKey(ctx context.Context, v Vault, name string) error {
-	dk, err := s.GetDeletedKey(ctx, v, name)
+	if err := s.authorize(ctx, v, name, ActionPurge); err != nil {
+		return err
+	}
+	dk, err := s.deletedKey(ctx, v, name)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ type Service struct {
 	Now func() time.Time
 	// Rand is the source of randomness for version ids and signatures.
 	Rand io.Reader
+	// Access decides who may do what (see authorize). Nil allows every
+	// caller: only tests of the domain rules leave it unset.
+	Access Decider
 }
 
 // NewService returns a Service with the real clock and crypto/rand.

@@ -9,6 +9,7 @@ import (
 	"github.com/tresorkms/tresor/arm"
 	"github.com/tresorkms/tresor/arm/armhttp"
 	"github.com/tresorkms/tresor/keyvault"
+	"github.com/tresorkms/tresor/rbac"
 )
 
 // deletedResource is DeletedVault and DeletedManagedHsm.
@@ -112,6 +113,13 @@ func (p *Provider) purgeDeleted(w http.ResponseWriter, r *http.Request, t resour
 	}
 	if err := p.Keys.PurgeDeletedVault(r.Context(), t.kind, v.Name); err != nil {
 		return err
+	}
+	if t.kind == keyvault.ManagedHSM && p.RBAC != nil {
+		// The realm is keyed by the HSM's internal id, never reused, so
+		// this only reclaims space.
+		if err := p.RBAC.DeleteRealm(r.Context(), rbac.HSMRealm(v.ID)); err != nil {
+			return err
+		}
 	}
 	armhttp.Accepted(w, r)
 	return nil

@@ -19,7 +19,9 @@ import (
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/arm"
 	"github.com/tresorkms/tresor/arm/armhttp"
+	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/keyvault"
+	"github.com/tresorkms/tresor/rbac"
 )
 
 // Provider serves the Microsoft.KeyVault vault and managed HSM resource
@@ -27,6 +29,9 @@ import (
 type Provider struct {
 	Keys *keyvault.Service
 	ARM  *arm.Service
+	// RBAC holds the local role assignments of managed HSMs; nil skips
+	// granting the initial administrators their role.
+	RBAC *rbac.Service
 	// URI returns the data-plane URL of a vault or HSM, with a trailing
 	// slash: https://{name}.vault.{domain}:{port}/.
 	URI func(kind keyvault.VaultKind, name string) string
@@ -216,7 +221,30 @@ func (p *Provider) createOrUpdate(r *http.Request, t resourceType, s settings) (
 	if err := checkPolicyTenants(v); err != nil {
 		return keyvault.Vault{}, false, err
 	}
-	return p.Keys.CreateOrUpdateVault(ctx, v)
+	if t.kind == keyvault.ManagedHSM && live.ID == "" {
+		for _, id := range v.InitialAdmins {
+			if !identity.IsGUID(id) {
+				return keyvault.Vault{}, false, armhttp.WithTarget(tresor.Errorf(tresor.Invalid,
+					"The initial administrator %q is not an object id (a GUID).", id).WithReason(arm.ReasonInvalidParameter), "properties.initialAdminObjectIds")
+			}
+		}
+	}
+	v, created, err := p.Keys.CreateOrUpdateVault(ctx, v)
+	if err != nil || !created || t.kind != keyvault.ManagedHSM || p.RBAC == nil {
+		return v, created, err
+	}
+	// As in Azure, the initial administrators of a new HSM hold the Managed
+	// HSM Administrator role at "/": they may manage roles, not use keys.
+	for _, id := range v.InitialAdmins {
+		_, _, err := p.RBAC.CreateRoleAssignment(ctx, rbac.Assignment{
+			Realm: rbac.HSMRealm(v.ID), Name: identity.NewGUID(), Scope: "/", RoleID: rbac.HSMAdministrator,
+			PrincipalID: id, Description: "initial administrator",
+		})
+		if err != nil {
+			return keyvault.Vault{}, false, err
+		}
+	}
+	return v, created, nil
 }
 
 // recover handles createMode recover. A PUT is retried by clients, so a

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/keyvault"
+	"github.com/tresorkms/tresor/rbac"
 )
 
 // Handler serves the keys API for one vault kind.
@@ -38,7 +39,10 @@ type Handler struct {
 	Authority string
 	// Authenticate validates a bearer token and returns its principal.
 	Authenticate func(ctx context.Context, token string) (tresor.Principal, error)
-	Logger       *slog.Logger
+	// RBAC serves a Managed HSM's local role definitions and assignments;
+	// nil turns that API off.
+	RBAC   *rbac.Service
+	Logger *slog.Logger
 
 	mux *http.ServeMux
 }
@@ -118,6 +122,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r, err := h.authenticate(r)
 	if err != nil {
 		h.writeError(w, r, err)
+		return
+	}
+	if isRBACPath(r.URL.Path) {
+		h.serveRBAC(w, r)
 		return
 	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
@@ -234,9 +242,13 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer authorization=%q, resource=%q", h.Authority, h.Resource))
 	case tresor.Forbidden:
 		status, code = http.StatusForbidden, "Forbidden"
+		if te.Reason == keyvault.ReasonAccessDenied { // Managed HSM local RBAC
+			code, inner = te.Reason, ""
+		}
 	case tresor.NotFound:
 		status, code = http.StatusNotFound, "KeyNotFound"
-		if te.Reason == codeVaultNotFound || te.Reason == codeNotFound {
+		if te.Reason == codeVaultNotFound || te.Reason == codeNotFound ||
+			te.Reason == rbac.ReasonRoleAssignmentNotFound || te.Reason == rbac.ReasonRoleDefinitionNotFound {
 			code, inner = te.Reason, ""
 		}
 	case tresor.Conflict:
