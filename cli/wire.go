@@ -17,6 +17,7 @@ import (
 	"github.com/tresorkms/tresor/identity/idhttp"
 	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/pki"
+	"github.com/tresorkms/tresor/rbac"
 	"github.com/tresorkms/tresor/seal"
 )
 
@@ -27,6 +28,8 @@ type system struct {
 	identity *identity.Service
 	tokens   http.Handler // the issuer's OAuth and OpenID endpoints
 	arm      http.Handler // the ARM front door
+
+	adminObjectID string // the bootstrap admin principal
 }
 
 func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) error {
@@ -68,6 +71,7 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 			}
 		}
 	}
+	sys.adminObjectID = admin.ObjectID
 	subscription, err := sys.openARM(ctx, s, admin.TenantID, u)
 	if err != nil {
 		return err
@@ -123,6 +127,10 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 	if err != nil {
 		return "", err
 	}
+	// The admin owns the subscription, as its creator does in Azure.
+	if err := sys.ensureOwner(ctx, s.RBAC, "/subscriptions/"+sub.ID); err != nil {
+		return "", err
+	}
 	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, RBAC: s.RBAC, URI: func(kind keyvault.VaultKind, name string) string {
 		if kind == keyvault.ManagedHSM {
 			return "https://" + name + ".managedhsm." + s.Domain + u.suffix + "/"
@@ -134,7 +142,28 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 		Authenticate: sys.authenticator(u.armAudience),
 		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + tenantID,
 		Providers:    []armhttp.Provider{vaults},
+		RBAC:         s.RBAC,
 		Logger:       s.Logger,
 	})
 	return sub.ID, nil
+}
+
+// ensureOwner gives the admin principal the Owner role at scope unless it
+// has it: on first start, and again if it was deleted, since nobody else
+// could restore it.
+func (sys *system) ensureOwner(ctx context.Context, rs *rbac.Service, scope string) error {
+	as, err := rs.ListRoleAssignments(ctx, "", scope, sys.adminObjectID, true)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		if a.RoleID == rbac.Owner {
+			return nil
+		}
+	}
+	_, _, err = rs.CreateRoleAssignment(ctx, rbac.Assignment{
+		Name: identity.NewGUID(), Scope: scope, RoleID: rbac.Owner, PrincipalID: sys.adminObjectID,
+		PrincipalType: "ServicePrincipal", Description: "tresor administrator",
+	})
+	return err
 }

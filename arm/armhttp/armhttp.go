@@ -27,6 +27,7 @@ import (
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/arm"
+	"github.com/tresorkms/tresor/rbac"
 )
 
 // HandlerFunc is a route's handler: it replies, or returns an error that the
@@ -71,7 +72,11 @@ type Config struct {
 	// challenges name it as authorization_uri.
 	Authority string
 	Providers []Provider
-	Logger    *slog.Logger
+	// RBAC decides who may do what (Azure RBAC) and holds the role
+	// assignments the front door serves; nil allows every caller of the
+	// subscription's tenant.
+	RBAC   *rbac.Service
+	Logger *slog.Logger
 }
 
 // Handler is the front door. It is an http.Handler for the control-plane
@@ -178,6 +183,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := *r.URL
 	u.Path, u.RawPath = strings.ToLower(clean), ""
 	lower.URL = &u
+	if strings.Contains(u.Path, "/providers/microsoft.authorization/") {
+		h.serveAuthorization(w, r.WithContext(ctx), clean)
+		return
+	}
 	if _, pattern := h.mux.Handler(lower); pattern == "" {
 		code := "NotFound"
 		if strings.Contains(u.Path, "/providers/") {
@@ -241,6 +250,12 @@ func (h *Handler) wrap(rt Route, wildcards map[string]int) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), subscriptionKey, sub))
+		}
+		if action, scope, ok := requiredAction(r.Method, clean); ok {
+			if err := h.authorize(r, action, scope); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if err := rt.Handler(w, r); err != nil {
