@@ -51,6 +51,8 @@ const usage = `usage: tresor <command> [flags]
 Server:
   serve [--data DIR] [--addr HOST:PORT] [--domain D]   run the server
   env [--data DIR]                                       print the environment for clients (eval "$(tresor env)")
+  audit verify [--data DIR] [--head SEQ:MAC]             check the audit log's chain (a changed or removed record fails)
+  audit tail [--data DIR] [-n N]                         print the newest audit records
 
 Resources (mirror az):
   group create|show|list|delete
@@ -76,6 +78,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return &serveCommand{}, args[1:], nil
 	case "env":
 		return &envCommand{out: stdout}, args[1:], nil
+	case "audit":
+		return &auditCommand{out: stdout}, args[1:], nil
 	case "group":
 		return groupCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "keyvault":

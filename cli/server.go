@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/client"
 	"github.com/tresorkms/tresor/hsm/software"
 	"github.com/tresorkms/tresor/identity"
@@ -43,9 +44,10 @@ type Server struct {
 	// Env is the environment for clients, as written to DIR/tresor.env.
 	Env client.Env
 
-	ln   net.Listener
-	http *http.Server
-	sys  system // the identity and ARM parts; see wire.go
+	ln    net.Listener
+	http  *http.Server
+	audit *audit.Log
+	sys   system // the identity and ARM parts; see wire.go
 }
 
 // Open initialises the data directory on first use and prepares every
@@ -93,6 +95,9 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.Keys = keyvault.NewService(keyvault.Cached(s.DB), software.New(keySealer), backupSealer)
 	s.RBAC = &rbac.Service{Store: s.DB}
 	s.Keys.Access = s.RBAC
+	if s.audit, err = audit.Open(ctx, s.DB, root, audit.Options{}); err != nil {
+		return nil, err
+	}
 
 	u := s.urls()
 	if err := s.sys.open(ctx, s, root, u); err != nil {
@@ -101,12 +106,12 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	authority := strings.TrimSuffix(u.authority, "/") + "/" + s.Env["AZURE_TENANT_ID"]
 	vaults := kvhttp.New(kvhttp.Handler{
 		Service: s.Keys, Kind: keyvault.KeyVault, Suffix: ".vault." + cfg.Domain,
-		Resource: u.vaultResource, Authority: authority, Logger: s.Logger,
+		Resource: u.vaultResource, Authority: authority, Logger: s.Logger, Audit: s.record,
 		Authenticate: s.sys.authenticator(u.vaultResource, "https://vault."+cfg.Domain),
 	})
 	hsms := kvhttp.New(kvhttp.Handler{
 		Service: s.Keys, Kind: keyvault.ManagedHSM, Suffix: ".managedhsm." + cfg.Domain,
-		Resource: u.hsmResource, Authority: authority, Logger: s.Logger, RBAC: s.RBAC,
+		Resource: u.hsmResource, Authority: authority, Logger: s.Logger, RBAC: s.RBAC, Audit: s.record,
 		Authenticate: s.sys.authenticator(u.hsmResource, "https://managedhsm."+cfg.Domain),
 	})
 	s.http = &http.Server{
@@ -201,6 +206,9 @@ func (s *Server) Close() error {
 	if s.ln != nil {
 		s.ln.Close() // already closed after Serve returns; the error is uninteresting
 	}
+	if s.audit != nil {
+		errs = append(errs, s.audit.Close())
+	}
 	if s.DB != nil {
 		errs = append(errs, s.DB.Close())
 	}
@@ -239,3 +247,11 @@ func (s *Server) Resource(vaultURL string) string {
 // Identity returns the server's identity service (tenants, service
 // principals, tokens).
 func (s *Server) Identity() *identity.Service { return s.sys.identity }
+
+// record appends to the audit log. The request's cancellation does not
+// stop it: an operation that happened is logged.
+func (s *Server) record(ctx context.Context, r audit.Record) {
+	if err := s.audit.Record(context.WithoutCancel(ctx), r); err != nil {
+		s.Logger.Error("audit log", "operation", r.Operation, "err", err)
+	}
+}

@@ -143,6 +143,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + tenantID,
 		Providers:    []armhttp.Provider{vaults},
 		RBAC:         s.RBAC,
+		Audit:        s.record,
 		Logger:       s.Logger,
 	})
 	return sub.ID, nil

@@ -27,6 +27,7 @@ import (
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/arm"
+	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/rbac"
 )
 
@@ -75,7 +76,9 @@ type Config struct {
 	// RBAC decides who may do what (Azure RBAC) and holds the role
 	// assignments the front door serves; nil allows every caller of the
 	// subscription's tenant.
-	RBAC   *rbac.Service
+	RBAC *rbac.Service
+	// Audit records a finished request; nil records nothing.
+	Audit  func(ctx context.Context, r audit.Record)
 	Logger *slog.Logger
 }
 
@@ -160,7 +163,11 @@ func Subscription(r *http.Request) arm.Subscription {
 
 // ServeHTTP authenticates the request and dispatches it on its path
 // lower-cased, so that literal segments match in any case.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+//
+// Every authenticated request, and every one with a token that fails, is
+// recorded in the audit log (if Audit is set) before ServeHTTP returns.
+func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &statusWriter{ResponseWriter: rw}
 	requestID := newUUID()
 	w.Header().Set("x-ms-request-id", requestID)
 	correlation := r.Header.Get("x-ms-correlation-request-id")
@@ -172,13 +179,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("x-ms-client-request-id", id)
 	}
 
+	clean := path.Clean("/" + r.URL.Path)
 	p, err := h.authenticate(r)
 	if err != nil {
 		h.writeError(w, r, err)
+		if r.Header.Get("Authorization") != "" {
+			h.record(r, w, clean)
+		}
 		return
 	}
-	clean := path.Clean("/" + r.URL.Path)
 	ctx := context.WithValue(tresor.WithPrincipal(r.Context(), p), pathKey, clean)
+	defer func() { h.record(r.WithContext(ctx), w, clean) }()
 	lower := r.WithContext(ctx)
 	u := *r.URL
 	u.Path, u.RawPath = strings.ToLower(clean), ""

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/rbac"
 )
@@ -41,7 +42,9 @@ type Handler struct {
 	Authenticate func(ctx context.Context, token string) (tresor.Principal, error)
 	// RBAC serves a Managed HSM's local role definitions and assignments;
 	// nil turns that API off.
-	RBAC   *rbac.Service
+	RBAC *rbac.Service
+	// Audit records a finished request; nil records nothing.
+	Audit  func(ctx context.Context, r audit.Record)
 	Logger *slog.Logger
 
 	mux *http.ServeMux
@@ -115,24 +118,43 @@ func (h *Handler) routes() []route {
 
 // ServeHTTP normalises the path, authenticates, checks the api-version,
 // resolves the vault and dispatches.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+//
+// Every request but the token-less one that asks for the challenge is
+// recorded in the audit log (if Audit is set) before ServeHTTP returns.
+func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &statusWriter{ResponseWriter: rw}
 	w.Header().Set("x-ms-request-id", newRequestID())
 	r.URL.Path = normalizePath(r.URL.Path)
 	r.URL.RawPath = ""
 	r, err := h.authenticate(r)
 	if err != nil {
 		h.writeError(w, r, err)
+		if r.Header.Get("Authorization") != "" {
+			h.record(r, w, "Authenticate")
+		}
 		return
 	}
 	if isRBACPath(r.URL.Path) {
 		h.serveRBAC(w, r)
+		h.record(r, w, r.Method+" "+rbacOperation(r.URL.Path))
 		return
 	}
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	_, pattern := h.mux.Handler(r)
+	if pattern == "" {
 		h.writeError(w, r, tresor.Errorf(tresor.NotFound, "The operation %s %s is not supported.", r.Method, r.URL.Path).WithReason(codeNotFound))
+		h.record(r, w, "Unknown")
 		return
 	}
 	h.mux.ServeHTTP(w, r) // sets the path values that Handler does not
+	h.record(r, w, operations[pattern])
+}
+
+// rbacOperation names a local RBAC request by its collection.
+func rbacOperation(p string) string {
+	if m := rbacPath.FindStringSubmatch(p); m != nil {
+		return m[2]
+	}
+	return "Unknown"
 }
 
 // normalizePath collapses repeated slashes and removes a trailing slash.

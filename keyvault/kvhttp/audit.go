@@ -1,0 +1,108 @@
+package kvhttp
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/audit"
+)
+
+// operations names each route by its Azure operationId, for the audit log.
+var operations = map[string]string{
+	"POST /keys/{name}/create":              "CreateKey",
+	"PUT /keys/{name}":                      "ImportKey",
+	"GET /keys":                             "GetKeys",
+	"GET /keys/{name}":                      "GetKey",
+	"GET /keys/{name}/{version}":            "GetKey",
+	"GET /keys/{name}/versions":             "GetKeyVersions",
+	"PATCH /keys/{name}":                    "UpdateKey",
+	"PATCH /keys/{name}/{version}":          "UpdateKey",
+	"DELETE /keys/{name}":                   "DeleteKey",
+	"POST /keys/{name}/backup":              "BackupKey",
+	"POST /keys/restore":                    "RestoreKey",
+	"GET /deletedkeys":                      "GetDeletedKeys",
+	"GET /deletedkeys/{name}":               "GetDeletedKey",
+	"DELETE /deletedkeys/{name}":            "PurgeDeletedKey",
+	"POST /deletedkeys/{name}/recover":      "RecoverDeletedKey",
+	"POST /keys/{name}/encrypt":             "Encrypt",
+	"POST /keys/{name}/{version}/encrypt":   "Encrypt",
+	"POST /keys/{name}/decrypt":             "Decrypt",
+	"POST /keys/{name}/{version}/decrypt":   "Decrypt",
+	"POST /keys/{name}/wrapkey":             "WrapKey",
+	"POST /keys/{name}/{version}/wrapkey":   "WrapKey",
+	"POST /keys/{name}/unwrapkey":           "UnwrapKey",
+	"POST /keys/{name}/{version}/unwrapkey": "UnwrapKey",
+	"POST /keys/{name}/sign":                "Sign",
+	"POST /keys/{name}/{version}/sign":      "Sign",
+	"POST /keys/{name}/verify":              "Verify",
+	"POST /keys/{name}/{version}/verify":    "Verify",
+	"POST /rng":                             "GetRandomBytes",
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// record writes one audit record for a finished request. Nothing from the
+// request or response body goes in: only names, ids and the status.
+func (h *Handler) record(r *http.Request, w *statusWriter, operation string) {
+	if h.Audit == nil {
+		return
+	}
+	p, _ := tresor.PrincipalFrom(r.Context())
+	resource := baseURL(r)
+	if name := r.PathValue("name"); name != "" {
+		collection := "/keys/"
+		if strings.HasPrefix(r.URL.Path, "/deletedkeys/") {
+			collection = "/deletedkeys/"
+		}
+		resource += collection + name
+	} else {
+		resource += r.URL.Path
+	}
+	h.Audit(r.Context(), audit.Record{
+		RequestID:  w.Header().Get("x-ms-request-id"),
+		Principal:  p,
+		Operation:  operation,
+		ResourceID: clipField(resource),
+		KeyVersion: clipField(r.PathValue("version")),
+		Result:     resultOf(w.status),
+		Status:     w.status,
+	})
+}
+
+// resultOf classifies a status for the audit log.
+func resultOf(status int) string {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return audit.Denied
+	case status < 400:
+		return audit.Allowed
+	}
+	return audit.Failed
+}
+
+// clipField bounds client-chosen text to what an audit record holds.
+func clipField(s string) string {
+	if len(s) > 512 {
+		return s[:512]
+	}
+	return s
+}
