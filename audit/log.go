@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -140,6 +141,10 @@ func (l *Log) run() {
 	defer close(l.done)
 	var spare []pending
 	for {
+		// Let the goroutines that are ready run first: under load they
+		// queue more records, so one Append carries many. When idle this
+		// returns at once.
+		runtime.Gosched()
 		batch, closed := l.take(spare)
 		if len(batch) > 0 {
 			err := l.write(batch)

@@ -124,7 +124,11 @@ func matchAny(patterns []string, action string) bool {
 // Match reports whether action matches pattern, case-insensitively, where
 // "*" in pattern matches any run of characters.
 func Match(pattern, action string) bool {
-	pattern, action = strings.ToLower(pattern), strings.ToLower(action)
+	return matchLower(strings.ToLower(pattern), strings.ToLower(action))
+}
+
+// matchLower is Match on strings already in lower case.
+func matchLower(pattern, action string) bool {
 	star := strings.IndexByte(pattern, '*')
 	if star < 0 {
 		return pattern == action
@@ -134,7 +138,7 @@ func Match(pattern, action string) bool {
 	}
 	rest := pattern[star+1:]
 	for i := star; i <= len(action); i++ {
-		if Match(rest, action[i:]) {
+		if matchLower(rest, action[i:]) {
 			return true
 		}
 	}
@@ -144,8 +148,12 @@ func Match(pattern, action string) bool {
 // Covers reports whether an assignment at scope applies at target: target
 // is scope or below it, comparing path segments case-insensitively.
 func Covers(scope, target string) bool {
-	scope = strings.TrimSuffix(strings.ToLower(scope), "/")
-	target = strings.TrimSuffix(strings.ToLower(target), "/")
+	return coversLower(strings.TrimSuffix(strings.ToLower(scope), "/"), strings.TrimSuffix(strings.ToLower(target), "/"))
+}
+
+// coversLower is Covers on scopes already lower-cased and without a
+// trailing slash.
+func coversLower(scope, target string) bool {
 	if scope == "" {
 		return true // "/" covers everything in its realm
 	}

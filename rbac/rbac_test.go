@@ -164,3 +164,21 @@ func TestCreateRoleAssignmentRules(t *testing.T) {
 		t.Errorf("PutRoleDefinition(built-in id) = %v, want Invalid", err)
 	}
 }
+
+// BenchmarkDecide measures a cached decision on the unwrapKey path: a
+// principal with Managed HSM Crypto User at "/" unwrapping with a key.
+func BenchmarkDecide(b *testing.B) {
+	ctx := context.Background()
+	s := &rbac.Service{Store: rbactest.NewMemStore()}
+	realm := rbac.HSMRealm("h")
+	if _, _, err := s.CreateRoleAssignment(ctx, rbac.Assignment{Realm: realm, Name: guid(1), PrincipalID: alice, RoleID: rbac.HSMCryptoUser, Scope: "/"}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for range b.N {
+		ok, err := s.Decide(ctx, realm, alice, "/keys/bench", "Microsoft.KeyVault/managedHsm/keys/unwrap/action", true)
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}

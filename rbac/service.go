@@ -24,10 +24,51 @@ type Service struct {
 	cache map[string][]grant // realm "\x00" principal → grants
 }
 
-// grant is one assignment with its role resolved.
+// grant is one assignment with its role resolved and compiled: scope and
+// patterns lower-cased once, so that a decision allocates nothing.
 type grant struct {
-	scope string
-	role  RoleDefinition
+	scope              string
+	actions, notActs   [][]string // per permission
+	dataActs, notDatas [][]string
+}
+
+func compile(scope string, d RoleDefinition) grant {
+	g := grant{scope: strings.TrimSuffix(strings.ToLower(scope), "/")}
+	lower := func(ps []string) []string {
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = strings.ToLower(p)
+		}
+		return out
+	}
+	for _, p := range d.Permissions {
+		g.actions, g.notActs = append(g.actions, lower(p.Actions)), append(g.notActs, lower(p.NotActions))
+		g.dataActs, g.notDatas = append(g.dataActs, lower(p.DataActions)), append(g.notDatas, lower(p.NotDataActions))
+	}
+	return g
+}
+
+// allows reports whether g grants action (lower case).
+func (g grant) allows(action string, data bool) bool {
+	allow, deny := g.actions, g.notActs
+	if data {
+		allow, deny = g.dataActs, g.notDatas
+	}
+	for i := range allow {
+		if matchAnyLower(allow[i], action) && !matchAnyLower(deny[i], action) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAnyLower(patterns []string, action string) bool {
+	for _, p := range patterns {
+		if matchLower(p, action) {
+			return true
+		}
+	}
+	return false
 }
 
 const maxCachedPrincipals = 10000
@@ -47,8 +88,10 @@ func (s *Service) Decide(ctx context.Context, realm, principalID, scope, action 
 	if err != nil {
 		return false, err
 	}
+	scope = strings.TrimSuffix(strings.ToLower(scope), "/")
+	action = strings.ToLower(action)
 	for _, g := range grants {
-		if Covers(g.scope, scope) && g.role.Allows(action, data) {
+		if coversLower(g.scope, scope) && g.allows(action, data) {
 			return true, nil
 		}
 	}
@@ -78,7 +121,7 @@ func (s *Service) grants(ctx context.Context, realm, principalID string) ([]gran
 		if err != nil {
 			return nil, err
 		}
-		gs = append(gs, grant{scope: a.Scope, role: d})
+		gs = append(gs, compile(a.Scope, d))
 	}
 	s.mu.Lock()
 	if s.gen == gen {

@@ -12,6 +12,12 @@ import (
 
 var _ audit.Store = (*DB)(nil)
 
+// The statements of Append, prepared once on the writer connection.
+const (
+	auditLastQuery   = `SELECT COALESCE(MAX(seq), 0) FROM audit_log`
+	auditInsertQuery = `INSERT INTO audit_log (` + auditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 const auditColumns = `seq, time, request_id, tenant_id, object_id, app_id, principal_name, principal_type,
 	operation, resource_id, key_version, result, status, mac`
 
@@ -23,7 +29,7 @@ func (db *DB) Append(ctx context.Context, records []audit.Record) error {
 	}
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log`).Scan(&last); err != nil {
+		if err := tx.StmtContext(ctx, db.auditLastStmt).QueryRowContext(ctx).Scan(&last); err != nil {
 			return err
 		}
 		for i, r := range records {
@@ -31,12 +37,7 @@ func (db *DB) Append(ctx context.Context, records []audit.Record) error {
 				return tresor.Errorf(tresor.Conflict, "audit: record %d appended where %d is due", r.Seq, want)
 			}
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+		st := tx.StmtContext(ctx, db.auditInsertStmt)
 		for _, r := range records {
 			p := r.Principal
 			if _, err := st.ExecContext(ctx, r.Seq, r.Time.UnixNano(), r.RequestID, p.TenantID, p.ObjectID, p.AppID,

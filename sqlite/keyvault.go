@@ -411,6 +411,13 @@ func (db *DB) prepare(ctx context.Context) error {
 			return fmt.Errorf("sqlite: prepare: %w", err)
 		}
 	}
+	var err error
+	if db.auditLastStmt, err = db.write.PrepareContext(ctx, auditLastQuery); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if db.auditInsertStmt, err = db.write.PrepareContext(ctx, auditInsertQuery); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	return nil
 }
 

@@ -35,6 +35,8 @@ type DB struct {
 	// once on the reader pool. A single SELECT is its own consistent
 	// snapshot, so they run outside a transaction.
 	vaultStmt, latestStmt, versionStmt *sql.Stmt
+	// Statements of the audit log's appends, prepared once on the writer.
+	auditLastStmt, auditInsertStmt *sql.Stmt
 	// Now returns the current time; it is used for bookkeeping columns only,
 	// never for business rules.
 	Now func() time.Time
@@ -80,7 +82,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	for _, st := range []*sql.Stmt{db.vaultStmt, db.latestStmt, db.versionStmt} {
+	for _, st := range []*sql.Stmt{db.vaultStmt, db.latestStmt, db.versionStmt, db.auditLastStmt, db.auditInsertStmt} {
 		if st != nil {
 			st.Close()
 		}
