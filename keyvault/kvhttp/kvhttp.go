@@ -194,6 +194,9 @@ func (h *Handler) wrap(rt route) http.Handler {
 			return
 		}
 		v, err := h.vault(r)
+		if err == nil {
+			err = checkTenant(r, v)
+		}
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -220,6 +223,16 @@ func (h *Handler) vault(r *http.Request) (keyvault.Vault, error) {
 		return keyvault.Vault{}, tresor.Errorf(tresor.NotFound, "Vault %s does not exist.", name).WithReason(codeVaultNotFound)
 	}
 	return v, err
+}
+
+// checkTenant refuses a token of another tenant than the vault's, as Key
+// Vault does (401, AKV10032), before any authorization.
+func checkTenant(r *http.Request, v keyvault.Vault) error {
+	p, _ := tresor.PrincipalFrom(r.Context())
+	if v.TenantID == "" || strings.EqualFold(p.TenantID, v.TenantID) {
+		return nil
+	}
+	return tresor.Errorf(tresor.Unauthenticated, "AKV10032: Invalid issuer. Expected one of tenant %s, found tenant %s.", v.TenantID, p.TenantID)
 }
 
 // baseURL is the vault's URL as the client addressed it; kids and nextLinks

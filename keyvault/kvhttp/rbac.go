@@ -123,6 +123,9 @@ func (h *Handler) rbac(w http.ResponseWriter, r *http.Request) error {
 		return tresor.Errorf(tresor.NotFound, "The operation %s %s is not supported.", r.Method, r.URL.Path).WithReason(codeNotFound)
 	}
 	v, err := h.vault(r)
+	if err == nil {
+		err = checkTenant(r, v)
+	}
 	if err != nil {
 		return err
 	}
