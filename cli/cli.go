@@ -57,6 +57,8 @@ Server:
 Resources (mirror az):
   group create|show|list|delete
   keyvault create|show|list|delete|purge|recover|list-deleted   (--hsm-name for Managed HSM)
+  keyvault role assignment create|list|delete --hsm-name H [--role R --assignee OID --scope /keys/K]
+  role assignment create|list|delete [--role R --assignee OID --scope ARM-ID] [--name GUID]
   keyvault key create|list|list-versions|show|set-attributes|delete|recover|purge|list-deleted|backup|restore|encrypt|decrypt
 
 Client commands read DIR/tresor.env (--data, default ./tresor-data) or the AZURE_* and TRESOR_* environment.
@@ -82,7 +84,15 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return &auditCommand{out: stdout}, args[1:], nil
 	case "group":
 		return groupCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "role":
+		if word(1) != "assignment" {
+			return nil, nil, errUsage
+		}
+		return roleCommand{op: word(2), out: stdout}, rest(args, 3), nil
 	case "keyvault":
+		if word(1) == "role" && word(2) == "assignment" {
+			return roleCommand{op: word(3), hsm: true, out: stdout}, rest(args, 4), nil
+		}
 		if word(1) == "key" {
 			return keyCommand{op: word(2), out: stdout}, rest(args, 3), nil
 		}

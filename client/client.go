@@ -118,6 +118,11 @@ func (e Env) VaultURL(name string) string {
 	return "https://" + name + ".vault." + e["TRESOR_DOMAIN"] + e.portSuffix()
 }
 
+// HSMResource returns the token audience of the Managed HSM data plane.
+func (e Env) HSMResource() string {
+	return "https://managedhsm." + e["TRESOR_DOMAIN"] + e.portSuffix()
+}
+
 // HSMURL returns the URL of a Managed HSM.
 func (e Env) HSMURL(name string) string {
 	return "https://" + name + ".managedhsm." + e["TRESOR_DOMAIN"] + e.portSuffix()

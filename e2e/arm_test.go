@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/tresorkms/tresor/cli"
+	"github.com/tresorkms/tresor/rbac"
 )
 
 // TestVaultLifecycleWithARM drives Microsoft.KeyVault/vaults and managedHSMs
@@ -213,5 +214,26 @@ func TestCLI(t *testing.T) {
 	}
 	if out := run("env"); !bytes.Contains(out, []byte("export AZURE_CLIENT_SECRET=")) {
 		t.Fatalf("env = %s", out)
+	}
+
+	// Access control, as with az: an RBAC vault needs a data role even for
+	// its creator, and a managed HSM's administrator must grant itself
+	// Crypto User before using keys.
+	admin := e.env["TRESOR_ADMIN_OBJECT_ID"]
+	var vault struct{ ID string }
+	json.Unmarshal(run("keyvault", "create", "--name", "kv-cli-rbac", "--resource-group", "rg-cli", "--enable-rbac-authorization"), &vault)
+	run("role", "assignment", "create", "--role", "Key Vault Crypto Officer", "--assignee", admin, "--scope", vault.ID)
+	if out := run("role", "assignment", "list", "--scope", vault.ID, "--assignee", admin); !bytes.Contains(out, []byte(rbac.KeyVaultCryptoOfficer)) {
+		t.Fatalf("role assignment list = %s", out)
+	}
+	run("keyvault", "key", "create", "--vault-name", "kv-cli-rbac", "--name", "k1", "--kty", "RSA")
+	run("keyvault", "create", "--hsm-name", "hsm-cli", "--resource-group", "rg-cli", "--retention-days", "7")
+	run("keyvault", "role", "assignment", "create", "--hsm-name", "hsm-cli", "--role", "Managed HSM Crypto User", "--assignee", admin, "--scope", "/")
+	if out := run("keyvault", "role", "assignment", "list", "--hsm-name", "hsm-cli"); !bytes.Contains(out, []byte(rbac.HSMCryptoUser)) {
+		t.Fatalf("keyvault role assignment list = %s", out)
+	}
+	run("keyvault", "key", "create", "--hsm-name", "hsm-cli", "--name", "k1", "--kty", "RSA-HSM")
+	if out := run("audit", "verify"); !bytes.Contains(out, []byte("OK")) {
+		t.Fatalf("audit verify = %s", out)
 	}
 }
