@@ -53,6 +53,18 @@ const (
 	Failed  = "Failed"  // authorised but failed (invalid request, not found, internal error)
 )
 
+// ResultOf classifies an HTTP status as a Result: 401 and 403 are Denied,
+// other errors Failed, everything else Allowed.
+func ResultOf(status int) string {
+	switch {
+	case status == 401 || status == 403:
+		return Denied
+	case status < 400:
+		return Allowed
+	}
+	return Failed
+}
+
 // MaxField is the longest a string field of a Record may be, in bytes.
 const MaxField = 1024
 

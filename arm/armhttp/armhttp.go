@@ -28,6 +28,7 @@ import (
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/arm"
 	"github.com/tresorkms/tresor/audit"
+	"github.com/tresorkms/tresor/internal/httpstatus"
 	"github.com/tresorkms/tresor/rbac"
 )
 
@@ -167,7 +168,7 @@ func Subscription(r *http.Request) arm.Subscription {
 // Every authenticated request, and every one with a token that fails, is
 // recorded in the audit log (if Audit is set) before ServeHTTP returns.
 func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w := &statusWriter{ResponseWriter: rw}
+	w := &httpstatus.Writer{ResponseWriter: rw}
 	requestID := newUUID()
 	w.Header().Set("x-ms-request-id", requestID)
 	correlation := r.Header.Get("x-ms-correlation-request-id")

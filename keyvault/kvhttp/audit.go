@@ -6,6 +6,7 @@ import (
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/audit"
+	"github.com/tresorkms/tresor/internal/httpstatus"
 )
 
 // operations names each route by its Azure operationId, for the audit log.
@@ -40,29 +41,9 @@ var operations = map[string]string{
 	"POST /rng":                             "GetRandomBytes",
 }
 
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // record writes one audit record for a finished request. Nothing from the
 // request or response body goes in: only names, ids and the status.
-func (h *Handler) record(r *http.Request, w *statusWriter, operation string) {
+func (h *Handler) record(r *http.Request, w *httpstatus.Writer, operation string) {
 	if h.Audit == nil {
 		return
 	}
@@ -83,20 +64,9 @@ func (h *Handler) record(r *http.Request, w *statusWriter, operation string) {
 		Operation:  operation,
 		ResourceID: clipField(resource),
 		KeyVersion: clipField(r.PathValue("version")),
-		Result:     resultOf(w.status),
-		Status:     w.status,
+		Result:     audit.ResultOf(w.Status),
+		Status:     w.Status,
 	})
-}
-
-// resultOf classifies a status for the audit log.
-func resultOf(status int) string {
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return audit.Denied
-	case status < 400:
-		return audit.Allowed
-	}
-	return audit.Failed
 }
 
 // clipField bounds client-chosen text to what an audit record holds.

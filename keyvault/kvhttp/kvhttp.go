@@ -21,6 +21,7 @@ import (
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/audit"
+	"github.com/tresorkms/tresor/internal/httpstatus"
 	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/rbac"
 )
@@ -122,7 +123,7 @@ func (h *Handler) routes() []route {
 // Every request but the token-less one that asks for the challenge is
 // recorded in the audit log (if Audit is set) before ServeHTTP returns.
 func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w := &statusWriter{ResponseWriter: rw}
+	w := &httpstatus.Writer{ResponseWriter: rw}
 	w.Header().Set("x-ms-request-id", newRequestID())
 	r.URL.Path = normalizePath(r.URL.Path)
 	r.URL.RawPath = ""
