@@ -65,6 +65,15 @@ func ResultOf(status int) string {
 	return Failed
 }
 
+// Clip shortens s to MaxField bytes, for fields whose text a client
+// chooses (resource ids, request ids), so that a record always validates.
+func Clip(s string) string {
+	if len(s) > MaxField {
+		return s[:MaxField]
+	}
+	return s
+}
+
 // MaxField is the longest a string field of a Record may be, in bytes.
 const MaxField = 1024
 

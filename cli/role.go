@@ -61,7 +61,7 @@ func (c roleCommand) Run(ctx context.Context, args []string) error {
 		if err := required(fs, "assignee", "role"); err != nil {
 			return err
 		}
-		roleID, err := c.resolveRole(*role)
+		roleID, err := resolveRole("", *role)
 		if err != nil {
 			return err
 		}
@@ -100,12 +100,13 @@ func (c roleCommand) Run(ctx context.Context, args []string) error {
 	return errUsage
 }
 
-// resolveRole turns a role name into its id; ids pass through.
-func (c roleCommand) resolveRole(role string) (string, error) {
+// resolveRole turns the name of a built-in role of realm into its id; ids
+// pass through.
+func resolveRole(realm, role string) (string, error) {
 	if identity.IsGUID(role) {
 		return role, nil
 	}
-	for _, d := range rbac.BuiltIns("") {
+	for _, d := range rbac.BuiltIns(realm) {
 		if strings.EqualFold(d.RoleName, role) {
 			return d.ID, nil
 		}
@@ -128,17 +129,9 @@ func (c roleCommand) local(ctx context.Context, cn conn, hsmName, assignee, role
 		if assignee == "" || role == "" {
 			return fmt.Errorf("--assignee and --role are required")
 		}
-		roleID := role
-		if !identity.IsGUID(role) {
-			roleID = ""
-			for _, d := range rbac.BuiltIns(rbac.HSMRealm("")) {
-				if strings.EqualFold(d.RoleName, role) {
-					roleID = d.ID
-				}
-			}
-			if roleID == "" {
-				return fmt.Errorf("unknown Managed HSM role %q", role)
-			}
+		roleID, err := resolveRole(rbac.HSMRealm(""), role)
+		if err != nil {
+			return err
 		}
 		method, base = http.MethodPut, base+"/"+cmpOr(name, identity.NewGUID())
 		body = fmt.Sprintf(`{"properties":{"roleDefinitionId":"Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/%s","principalId":%q}}`, roleID, assignee)

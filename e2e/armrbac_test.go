@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -106,6 +107,31 @@ func TestAzureRBAC(t *testing.T) {
 		t.Errorf("wrap after the assignment was deleted = %v; want 403", err)
 	}
 
+	// A right to delete assignments at the group does not reach one at the
+	// subscription named under the group's path.
+	ua := e.newPrincipal(t, "user-access-admin")
+	assign("/subscriptions/"+sub+"/resourceGroups/rg-e2e", "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", ua.objectID)
+	var ownerName string
+	for p := assignments.NewListForScopePager("/subscriptions/"+sub, &armauthorization.RoleAssignmentsClientListForScopeOptions{
+		Filter: to.Ptr("atScope() and principalId eq '" + e.env["TRESOR_ADMIN_OBJECT_ID"] + "'")}); p.More(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page.Value {
+			if strings.HasSuffix(*a.Properties.RoleDefinitionID, rbac.Owner) {
+				ownerName = *a.Name
+			}
+		}
+	}
+	uaAssignments, _ := armauthorization.NewRoleAssignmentsClient(sub, ua.cred, opts)
+	if _, err := uaAssignments.Delete(ctx, "/subscriptions/"+sub+"/resourceGroups/rg-e2e", ownerName, nil); err != nil {
+		t.Fatalf("delete via another scope = %v; want 204 (nothing there)", err)
+	}
+	if _, err := assignments.Get(ctx, "/subscriptions/"+sub, ownerName, nil); err != nil {
+		t.Errorf("the subscription's Owner assignment after a delete at the group's path = %v; want it kept", err)
+	}
+
 	// Listing and reading assignments and role definitions.
 	var listed int
 	for p := assignments.NewListForScopePager("/subscriptions/"+sub+"/resourceGroups/rg-e2e", &armauthorization.RoleAssignmentsClientListForScopeOptions{Filter: to.Ptr("atScope()")}); p.More(); {
@@ -115,8 +141,8 @@ func TestAzureRBAC(t *testing.T) {
 		}
 		listed += len(page.Value)
 	}
-	if listed != 1 {
-		t.Errorf("assignments at the group = %d, want 1 (the Reader)", listed)
+	if listed != 2 {
+		t.Errorf("assignments at the group = %d, want 2 (the Reader, the User Access Administrator)", listed)
 	}
 	got, err := assignments.Get(ctx, "/subscriptions/"+sub+"/resourceGroups/rg-e2e", reader, nil)
 	if err != nil || *got.Properties.PrincipalID != app.objectID {

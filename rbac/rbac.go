@@ -98,29 +98,6 @@ type Store interface {
 // internal id (so an HSM purged and created again starts with none).
 func HSMRealm(hsmID string) string { return "managedHSM/" + hsmID }
 
-// Allows reports whether d grants action, a data action if data is set.
-func (d RoleDefinition) Allows(action string, data bool) bool {
-	for _, p := range d.Permissions {
-		allow, deny := p.Actions, p.NotActions
-		if data {
-			allow, deny = p.DataActions, p.NotDataActions
-		}
-		if matchAny(allow, action) && !matchAny(deny, action) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchAny(patterns []string, action string) bool {
-	for _, p := range patterns {
-		if Match(p, action) {
-			return true
-		}
-	}
-	return false
-}
-
 // Match reports whether action matches pattern, case-insensitively, where
 // "*" in pattern matches any run of characters.
 func Match(pattern, action string) bool {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/rbac"
 	"github.com/tresorkms/tresor/rbac/rbactest"
 )
@@ -180,5 +181,14 @@ func BenchmarkDecide(b *testing.B) {
 		if err != nil || !ok {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// TestHSMRealmAgrees checks that the key service and the RBAC API name a
+// Managed HSM's realm alike: keyvault keeps its own copy to stay free of
+// rbac.
+func TestHSMRealmAgrees(t *testing.T) {
+	if a, b := keyvault.HSMRealm("id"), rbac.HSMRealm("id"); a != b {
+		t.Errorf("keyvault.HSMRealm = %q, rbac.HSMRealm = %q", a, b)
 	}
 }

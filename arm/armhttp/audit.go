@@ -24,14 +24,7 @@ func (h *Handler) record(r *http.Request, w *httpstatus.Writer, clean string) {
 	}
 	h.cfg.Audit(r.Context(), audit.Record{
 		RequestID: w.Header().Get("x-ms-request-id"), Principal: p,
-		Operation: clip512(op), ResourceID: clip512(strings.TrimSuffix(clean, "/")),
+		Operation: audit.Clip(op), ResourceID: audit.Clip(strings.TrimSuffix(clean, "/")),
 		Result: audit.ResultOf(w.Status), Status: w.Status,
 	})
-}
-
-func clip512(s string) string {
-	if len(s) > 512 {
-		return s[:512]
-	}
-	return s
 }

@@ -182,6 +182,11 @@ type armRoleAssignmentProperties struct {
 	UpdatedBy        string     `json:"updatedBy,omitempty"`
 }
 
+// sameScope compares scopes as ARM does: ignoring case and a trailing slash.
+func sameScope(a, b string) bool {
+	return strings.EqualFold(strings.TrimSuffix(a, "/"), strings.TrimSuffix(b, "/"))
+}
+
 // definitionID returns a role definition's id as ARM spells it at scope:
 // under the scope's subscription.
 func definitionID(scope, roleID string) string {
@@ -233,7 +238,7 @@ func (h *Handler) roleAssignments(w http.ResponseWriter, r *http.Request, scope,
 			return err
 		}
 		a, err := rs.GetRoleAssignment(ctx, "", name)
-		if err == nil && !strings.EqualFold(strings.TrimSuffix(a.Scope, "/"), strings.TrimSuffix(scope, "/")) {
+		if err == nil && !sameScope(a.Scope, scope) {
 			err = tresor.Errorf(tresor.NotFound, "The role assignment '%s' is not found.", name).WithReason(rbac.ReasonRoleAssignmentNotFound)
 		}
 		if err != nil {
@@ -275,7 +280,15 @@ func (h *Handler) roleAssignments(w http.ResponseWriter, r *http.Request, scope,
 		if err := h.authorize(r, "Microsoft.Authorization/roleAssignments/delete", scope); err != nil {
 			return err
 		}
-		a, err := rs.DeleteRoleAssignment(ctx, "", name)
+		// Only an assignment at the request's scope: the caller's right to
+		// delete was checked there, not at the assignment's own scope.
+		a, err := rs.GetRoleAssignment(ctx, "", name)
+		if err == nil && !sameScope(a.Scope, scope) {
+			err = tresor.Errorf(tresor.NotFound, "no such assignment at this scope")
+		}
+		if err == nil {
+			a, err = rs.DeleteRoleAssignment(ctx, "", name)
+		}
 		if tresor.IsKind(err, tresor.NotFound) {
 			w.WriteHeader(http.StatusNoContent)
 			return nil
@@ -350,7 +363,7 @@ func (h *Handler) roleDefinitions(w http.ResponseWriter, r *http.Request, scope,
 	}
 	want := ""
 	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
-		m := regexp.MustCompile(`(?i)^roleName\s+eq\s+'([^']*)'$`).FindStringSubmatch(f)
+		m := roleNameFilter.FindStringSubmatch(f)
 		if m == nil {
 			return tresor.Errorf(tresor.Invalid, "The $filter %q is not supported; use roleName eq '{name}'.", clip(f)).WithReason("InvalidFilter")
 		}
@@ -366,16 +379,23 @@ func (h *Handler) roleDefinitions(w http.ResponseWriter, r *http.Request, scope,
 	return nil
 }
 
+// The $filter forms of role assignments and definitions.
+var (
+	filterAnd       = regexp.MustCompile(`(?i)\s+and\s+`)
+	principalFilter = regexp.MustCompile(`(?i)^(?:principalId|assignedTo\()\s*(?:eq\s*)?'([0-9a-fA-F-]{36})'\)?$`)
+	roleNameFilter  = regexp.MustCompile(`(?i)^roleName\s+eq\s+'([^']*)'$`)
+)
+
 // assignmentFilter reads the $filter values ARM accepts for role
 // assignments that matter here: atScope() and principalId eq '{id}'.
 func assignmentFilter(f string) (principal string, atScope bool, err error) {
-	for _, part := range regexp.MustCompile(`(?i)\s+and\s+`).Split(strings.TrimSpace(f), -1) {
+	for _, part := range filterAnd.Split(strings.TrimSpace(f), -1) {
 		switch part = strings.TrimSpace(part); {
 		case part == "":
 		case strings.EqualFold(part, "atScope()"):
 			atScope = true
 		default:
-			m := regexp.MustCompile(`(?i)^(?:principalId|assignedTo\()\s*(?:eq\s*)?'([0-9a-fA-F-]{36})'\)?$`).FindStringSubmatch(part)
+			m := principalFilter.FindStringSubmatch(part)
 			if m == nil {
 				return "", false, tresor.Errorf(tresor.Invalid, "The $filter %q is not supported.", clip(f)).WithReason("InvalidFilter")
 			}

@@ -62,17 +62,9 @@ func (h *Handler) record(r *http.Request, w *httpstatus.Writer, operation string
 		RequestID:  w.Header().Get("x-ms-request-id"),
 		Principal:  p,
 		Operation:  operation,
-		ResourceID: clipField(resource),
-		KeyVersion: clipField(r.PathValue("version")),
+		ResourceID: audit.Clip(resource),
+		KeyVersion: audit.Clip(r.PathValue("version")),
 		Result:     audit.ResultOf(w.Status),
 		Status:     w.Status,
 	})
-}
-
-// clipField bounds client-chosen text to what an audit record holds.
-func clipField(s string) string {
-	if len(s) > 512 {
-		return s[:512]
-	}
-	return s
 }

@@ -292,6 +292,8 @@ func (h *Handler) roleDefinitions(w http.ResponseWriter, r *http.Request, realm,
 	return tresor.Errorf(tresor.NotFound, "The operation %s %s is not supported.", r.Method, r.URL.Path).WithReason(codeNotFound)
 }
 
+var principalFilter = regexp.MustCompile(`(?i)^principalId\s+eq\s+'([0-9a-f-]{36})'$`)
+
 // parseAssignmentFilter reads the $filter values Azure accepts for role
 // assignments: "atScope()" and "principalId eq '{id}'".
 func parseAssignmentFilter(f string) (principal string, atScope bool, err error) {
@@ -302,7 +304,7 @@ func parseAssignmentFilter(f string) (principal string, atScope bool, err error)
 	case strings.EqualFold(f, "atScope()"):
 		return "", true, nil
 	}
-	if m := regexp.MustCompile(`(?i)^principalId\s+eq\s+'([0-9a-f-]{36})'$`).FindStringSubmatch(f); m != nil {
+	if m := principalFilter.FindStringSubmatch(f); m != nil {
 		return m[1], false, nil
 	}
 	return "", false, tresor.Errorf(tresor.Invalid, "The $filter %q is not supported; use atScope() or principalId eq '{id}'.", f)
