@@ -56,6 +56,7 @@ Server:
 
 Resources (mirror az):
   group create|show|list|delete
+  identity create|show|list|delete -n NAME -g GROUP            user-assigned managed identities
   keyvault create|show|list|delete|purge|recover|list-deleted   (--hsm-name for Managed HSM)
   keyvault role assignment create|list|delete --hsm-name H [--role R --assignee OID --scope /keys/K]
   role assignment create|list|delete [--role R --assignee OID --scope ARM-ID] [--name GUID]
@@ -84,6 +85,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return &auditCommand{out: stdout}, args[1:], nil
 	case "group":
 		return groupCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "identity":
+		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "role":
 		if word(1) != "assignment" {
 			return nil, nil, errUsage

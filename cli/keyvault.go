@@ -43,7 +43,7 @@ func (c vaultCommand) Run(ctx context.Context, args []string) error {
 		noSoftDelete: fs.Bool("disable-soft-delete", false, "create without soft delete"),
 		retention:    fs.Int("retention-days", 90, "soft-delete retention in days (7-90)"),
 	}
-	fs.StringVar(new(string), "g", "", "short for --resource-group")
+	fs.StringVar(f.group, "g", "", "short for --resource-group")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -183,6 +183,10 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.ln, "", "") }()
+	housekeeping := make(chan struct{})
+	hctx, stopHousekeeping := context.WithCancel(ctx)
+	go func() { defer close(housekeeping); s.housekeep(hctx) }()
+	defer func() { stopHousekeeping(); <-housekeeping }()
 	select {
 	case err := <-errc:
 		return err
@@ -196,6 +200,28 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 		return nil
+	}
+}
+
+// housekeepingInterval is how often the server does its periodic work.
+const housekeepingInterval = time.Hour
+
+// housekeep does the server's periodic work on real time until ctx ends:
+// for now, rolling over the token signing key when it is due.
+func (s *Server) housekeep(ctx context.Context) {
+	t := time.NewTicker(housekeepingInterval)
+	defer t.Stop()
+	for {
+		if rotated, err := s.sys.identity.RolloverSigningKeys(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.ErrorContext(ctx, "signing key rollover failed", "err", err)
+		} else if rotated {
+			s.Logger.InfoContext(ctx, "token signing key rolled over")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -222,7 +248,7 @@ func (s *Server) writeEnv() error {
 	for _, k := range []string{
 		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "TRESOR_ADMIN_OBJECT_ID", "AZURE_AUTHORITY_HOST",
 		"AZURE_SUBSCRIPTION_ID", "TRESOR_ARM_ENDPOINT", "TRESOR_ARM_AUDIENCE", "TRESOR_CA_FILE",
-		"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS",
+		"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS", "TRESOR_IDENTITY_ENDPOINT", "TRESOR_IDENTITY_HEADER",
 	} {
 		fmt.Fprintf(&b, "export %s='%s'\n", k, s.Env[k])
 	}

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +14,8 @@ import (
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/arm"
 	"github.com/tresorkms/tresor/arm/armhttp"
+	"github.com/tresorkms/tresor/arm/msi"
+	"github.com/tresorkms/tresor/arm/msi/msihttp"
 	"github.com/tresorkms/tresor/arm/vault"
 	"github.com/tresorkms/tresor/client"
 	"github.com/tresorkms/tresor/identity"
@@ -49,7 +54,8 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 		// Each data plane accepts its audience with and without the port:
 		// the SDKs ask for the challenge's resource (with the port), people
 		// configuring scopes by hand often leave it out.
-		Audiences: []string{u.vaultResource, "https://vault." + d, u.hsmResource, "https://managedhsm." + d, u.armAudience},
+		Audiences:  []string{u.vaultResource, "https://vault." + d, u.hsmResource, "https://managedhsm." + d, u.armAudience},
+		HostSecret: hostSecret(root),
 	}
 	admin, err := sys.identity.Bootstrap(ctx)
 	if err != nil {
@@ -89,8 +95,25 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 		"TRESOR_DOMAIN":          s.Domain,
 		"TRESOR_ADDR":            s.ln.Addr().String(),
 		"NODE_EXTRA_CA_CERTS":    sys.pki.CAFile,
+		// The managed identity endpoint, under names that do not make
+		// DefaultAzureCredential prefer it: a program that should act as a
+		// managed identity sets IDENTITY_ENDPOINT and IDENTITY_HEADER to
+		// these (README, "Managed identities").
+		"TRESOR_IDENTITY_ENDPOINT": strings.TrimSuffix(u.authority, "/") + "/msi/token",
+		"TRESOR_IDENTITY_HEADER":   sys.identity.HostSecret,
 	}
 	return s.writeEnv()
+}
+
+// hostSecret is the managed identity endpoint's secret (X-IDENTITY-HEADER):
+// derived from the root key, so that it survives restarts and is never
+// stored, and changes with the root key.
+func hostSecret(root []byte) string {
+	k, err := hkdf.Key(sha256.New, root, nil, "tresor/identity-endpoint/v1", 32)
+	if err != nil {
+		panic(err) // only for lengths that 32 is not
+	}
+	return base64.RawURLEncoding.EncodeToString(k)
 }
 
 // authenticator validates bearer tokens for a data plane's audiences.
@@ -131,6 +154,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 	if err := sys.ensureOwner(ctx, s.RBAC, "/subscriptions/"+sub.ID); err != nil {
 		return "", err
 	}
+	identities := &msihttp.Provider{MSI: &msi.Service{Store: s.DB, ARM: armSvc, Identity: sys.identity}}
 	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, RBAC: s.RBAC, URI: func(kind keyvault.VaultKind, name string) string {
 		if kind == keyvault.ManagedHSM {
 			return "https://" + name + ".managedhsm." + s.Domain + u.suffix + "/"
@@ -141,7 +165,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 		ARM:          armSvc,
 		Authenticate: sys.authenticator(u.armAudience),
 		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + tenantID,
-		Providers:    []armhttp.Provider{vaults},
+		Providers:    []armhttp.Provider{vaults, identities},
 		RBAC:         s.RBAC,
 		Audit:        s.record,
 		Logger:       s.Logger,

@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/tresorkms/tresor/cli"
+	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/rbac"
 )
 
@@ -233,6 +234,20 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("keyvault role assignment list = %s", out)
 	}
 	run("keyvault", "key", "create", "--hsm-name", "hsm-cli", "--name", "k1", "--kty", "RSA-HSM")
+
+	// Managed identities, as 'az identity' (short flags included).
+	var mi struct{ ID, PrincipalID, ClientID, ResourceGroup string }
+	if err := json.Unmarshal(run("identity", "create", "-n", "id-cli", "-g", "rg-cli"), &mi); err != nil || !identity.IsGUID(mi.PrincipalID) || mi.ResourceGroup != "rg-cli" {
+		t.Fatalf("identity create printed %+v, %v", mi, err)
+	}
+	if out := run("identity", "list", "-g", "rg-cli"); !bytes.Contains(out, []byte(mi.ClientID)) {
+		t.Fatalf("identity list = %s", out)
+	}
+	run("role", "assignment", "create", "--role", "Key Vault Crypto Service Encryption User", "--assignee", mi.PrincipalID, "--scope", vault.ID)
+	run("identity", "delete", "-n", "id-cli", "-g", "rg-cli")
+	if out := run("identity", "list"); bytes.Contains(out, []byte(mi.ClientID)) {
+		t.Fatalf("identity list after delete = %s", out)
+	}
 	if out := run("audit", "verify"); !bytes.Contains(out, []byte("OK")) {
 		t.Fatalf("audit verify = %s", out)
 	}

@@ -39,14 +39,21 @@ type Tenant struct {
 
 // ServicePrincipal is an application's identity in a tenant. It
 // authenticates with a client secret, of which only a salted hash is kept.
+//
+// A managed identity is a service principal of Type ManagedIdentity with no
+// secret: the platform obtains its tokens for it (IssueManagedIdentityToken).
+// Its ResourceID is the ARM id it belongs to: the user-assigned identity
+// resource, or the resource whose system-assigned identity it is. Tokens
+// carry it as "xms_mirid", as Entra's do.
 type ServicePrincipal struct {
 	ObjectID    string // the "oid" claim; role assignments name this
 	AppID       string // the client id; unique across tenants
 	DisplayName string
 	TenantID    string
 	Type        tresor.PrincipalType
-	SecretHash  []byte // SHA-256(SecretSalt || secret)
+	SecretHash  []byte // SHA-256(SecretSalt || secret); empty for managed identities
 	SecretSalt  []byte
+	ResourceID  string // managed identities only; unique, compared ignoring case
 	Created     time.Time
 }
 
@@ -73,7 +80,8 @@ type Store interface {
 	Tenants(ctx context.Context) ([]Tenant, error)
 
 	// CreateServicePrincipal inserts sp. NotFound if sp.TenantID does not
-	// exist; Conflict if sp.ObjectID or sp.AppID is taken.
+	// exist; Conflict if sp.ObjectID or sp.AppID is taken, or sp.ResourceID
+	// is not empty and taken (compared ignoring case).
 	CreateServicePrincipal(ctx context.Context, sp ServicePrincipal) error
 	// UpdateServicePrincipal replaces the mutable fields (DisplayName,
 	// SecretHash, SecretSalt) of the service principal sp.ObjectID.
@@ -83,9 +91,17 @@ type Store interface {
 	// ServicePrincipalByAppID returns the service principal with that
 	// client (application) ID.
 	ServicePrincipalByAppID(ctx context.Context, appID string) (ServicePrincipal, error)
+	// ServicePrincipalByResourceID returns the managed identity whose
+	// ResourceID equals resourceID ignoring case.
+	ServicePrincipalByResourceID(ctx context.Context, resourceID string) (ServicePrincipal, error)
 	// ServicePrincipals lists a tenant's service principals, oldest first
 	// (ties by object ID). An unknown tenant has none.
 	ServicePrincipals(ctx context.Context, tenantID string) ([]ServicePrincipal, error)
+	// DeleteServicePrincipal removes the service principal with that
+	// object ID. NotFound if there is none; Conflict if a Store that also
+	// keeps user-assigned identity resources (arm/msi) holds one for it,
+	// which must be deleted as a whole.
+	DeleteServicePrincipal(ctx context.Context, objectID string) error
 
 	// PutSigningKey inserts k. Conflict if a key with k.ID exists.
 	PutSigningKey(ctx context.Context, k SigningKey) error

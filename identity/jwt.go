@@ -41,6 +41,7 @@ type claims struct {
 	TID            string `json:"tid"`
 	UTI            string `json:"uti"`
 	Ver            string `json:"ver"`
+	MIResourceID   string `json:"xms_mirid,omitempty"` // a managed identity's resource
 	PrincipalType  string `json:"tresor_ptype,omitempty"`
 }
 

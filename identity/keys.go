@@ -23,12 +23,26 @@ const signingKeyBits = 2048
 // Service read the Store again, for keys rotated by another node.
 const reloadInterval = time.Minute
 
+// DefaultSigningKeyLifetime is how long a signing key signs before
+// RolloverSigningKeys replaces it, unless Service.SigningKeyLifetime says
+// otherwise. Entra rolls its keys every few weeks.
+const DefaultSigningKeyLifetime = 30 * 24 * time.Hour
+
 // signingKey is an unsealed signing key. It has no String method and is
 // never compared with ==.
 type signingKey struct {
 	id      string
 	private *rsa.PrivateKey
 	created time.Time
+	// retires is when the key stops validating: TokenLifetime+ClockSkew
+	// after its successor began to sign, when no token it signed can be
+	// valid any more. Zero for the active key.
+	retires time.Time
+}
+
+// retired reports whether k no longer validates at now.
+func (k *signingKey) retired(now time.Time) bool {
+	return !k.retires.IsZero() && !now.Before(k.retires)
 }
 
 // PublicKey is the public half of a signing key, for publishing as a JWK.
@@ -65,12 +79,45 @@ func (s *Service) RotateSigningKey(ctx context.Context) (string, error) {
 	if err := s.Store.PutSigningKey(ctx, SigningKey{ID: k.id, Sealed: sealed, Created: k.created}); err != nil {
 		return "", fmt.Errorf("rotate signing key: %w", err)
 	}
+	if s.active != nil {
+		s.active.retires = retirement(k.created)
+	}
 	s.keys[k.id] = k
 	s.active = k
 	return k.id, nil
 }
 
-// PublicKeys returns the public signing keys, oldest first.
+// retirement is when a key retires whose successor began to sign at
+// successorCreated.
+func retirement(successorCreated time.Time) time.Time {
+	return successorCreated.Add(TokenLifetime + ClockSkew)
+}
+
+// RolloverSigningKeys replaces the signing key once it has signed for the
+// SigningKeyLifetime, and reports whether it did. The old key keeps
+// validating the tokens it signed until they have all expired, and is
+// published in the JWKS until then; after that tokens signed with it fail
+// validation and it leaves the JWKS. Servers call it periodically.
+func (s *Service) RolloverSigningKeys(ctx context.Context) (bool, error) {
+	active, err := s.activeKey(ctx)
+	if err != nil {
+		return false, err
+	}
+	lifetime := s.SigningKeyLifetime
+	if lifetime <= 0 {
+		lifetime = DefaultSigningKeyLifetime
+	}
+	if s.now().Before(active.created.Add(lifetime)) {
+		return false, nil
+	}
+	if _, err := s.RotateSigningKey(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// PublicKeys returns the signing keys that validate tokens now, oldest
+// first: the active key and those not yet retired.
 func (s *Service) PublicKeys(ctx context.Context) ([]PublicKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,8 +125,11 @@ func (s *Service) PublicKeys(ctx context.Context) ([]PublicKey, error) {
 		return nil, err
 	}
 	keys := make([]*signingKey, 0, len(s.keys))
+	now := s.now()
 	for _, k := range s.keys {
-		keys = append(keys, k)
+		if !k.retired(now) {
+			keys = append(keys, k)
+		}
 	}
 	slices.SortFunc(keys, func(a, b *signingKey) int {
 		if c := a.created.Compare(b.created); c != 0 {
@@ -108,26 +158,26 @@ func (s *Service) activeKey(ctx context.Context) (*signingKey, error) {
 }
 
 // publicKey returns the public key with that kid, reading the Store again
-// (at most once per reloadInterval) if it is not known.
+// (at most once per reloadInterval) if it is not known. A retired key is
+// not returned.
 func (s *Service) publicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.loadKeysLocked(ctx, false); err != nil {
 		return nil, err
 	}
-	if k, ok := s.keys[kid]; ok {
-		return &k.private.PublicKey, nil
+	now := s.now()
+	k, ok := s.keys[kid]
+	if !ok && now.Sub(s.loaded) >= reloadInterval {
+		if err := s.loadKeysLocked(ctx, true); err != nil {
+			return nil, err
+		}
+		k, ok = s.keys[kid]
 	}
-	if s.now().Sub(s.loaded) < reloadInterval {
+	if !ok || k.retired(now) {
 		return nil, nil
 	}
-	if err := s.loadKeysLocked(ctx, true); err != nil {
-		return nil, err
-	}
-	if k, ok := s.keys[kid]; ok {
-		return &k.private.PublicKey, nil
-	}
-	return nil, nil
+	return &k.private.PublicKey, nil
 }
 
 // loadKeysLocked reads and unseals the signing keys, unless they are loaded
@@ -157,7 +207,10 @@ func (s *Service) loadKeysLocked(ctx context.Context, force bool) error {
 		}
 		k := &signingKey{id: sk.ID, private: rk, created: sk.Created}
 		keys[k.id] = k
-		active = k // the Store lists oldest first
+		if active != nil { // the Store lists oldest first
+			active.retires = retirement(k.created)
+		}
+		active = k
 	}
 	s.keys, s.active, s.loaded = keys, active, s.now()
 	return nil

@@ -28,6 +28,13 @@ type Service struct {
 	// as "https://vault.localhost:8443". A token's "aud" is the audience as
 	// written here.
 	Audiences []string
+	// HostSecret is the identity endpoint's secret (X-IDENTITY-HEADER),
+	// which IssueManagedIdentityToken requires; empty refuses every
+	// managed identity token request.
+	HostSecret string
+	// SigningKeyLifetime is how long a signing key signs before
+	// RolloverSigningKeys replaces it; 0 means DefaultSigningKeyLifetime.
+	SigningKeyLifetime time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
@@ -196,7 +203,7 @@ func (s *Service) authenticateClient(ctx context.Context, tenantID, clientID, se
 	if err != nil && !tresor.IsKind(err, tresor.NotFound) {
 		return ServicePrincipal{}, err
 	}
-	if err != nil || sp.TenantID != tenantID {
+	if err != nil || sp.TenantID != tenantID || sp.Type == tresor.ManagedIdentity {
 		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
 			"AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.",
 			clip(clientID), tenantID).WithReason(ReasonInvalidClient)

@@ -176,7 +176,7 @@ func TestIssueToken(t *testing.T) {
 			if err != nil {
 				t.Fatalf("IssueToken() = %v", err)
 			}
-			want := identity.Token{AccessToken: tok.AccessToken, Audience: tt.wantAud, NotBefore: start, ExpiresOn: start.Add(time.Hour), ExpiresIn: 3599}
+			want := identity.Token{AccessToken: tok.AccessToken, Audience: tt.wantAud, ClientID: f.admin.ClientID, NotBefore: start, ExpiresOn: start.Add(time.Hour), ExpiresIn: 3599}
 			if diff := cmp.Diff(want, tok); diff != "" {
 				t.Errorf("IssueToken() mismatch (-want +got):\n%s", diff)
 			}
@@ -272,4 +272,86 @@ func segment(tb testing.TB, raw string, i int) map[string]any {
 		tb.Fatal(err)
 	}
 	return m
+}
+
+// TestSigningKeyRollover follows a rollover through time: the old key
+// keeps validating the tokens it signed, and is published, until the last
+// of them has expired; then it retires. A fresh Service over the same
+// Store (a restart) agrees.
+func TestSigningKeyRollover(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.svc.SigningKeyLifetime = 48 * time.Hour
+	oldKid, oldPriv := f.signingKey(t)
+	issue := func() string {
+		t.Helper()
+		tok, err := f.svc.IssueToken(ctx, identity.TokenRequest{
+			TenantID: f.admin.TenantID, ClientID: f.admin.ClientID, ClientSecret: f.admin.ClientSecret, Scope: vaultAud + "/.default",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	kids := func(svc *identity.Service) []string {
+		t.Helper()
+		keys, err := svc.PublicKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range keys {
+			out = append(out, k.ID)
+		}
+		return out
+	}
+
+	if rotated, err := f.svc.RolloverSigningKeys(ctx); err != nil || rotated {
+		t.Fatalf("rollover of a new key = %v, %v; want no rotation", rotated, err)
+	}
+	f.now = start.Add(48*time.Hour - time.Minute)
+	oldToken := issue() // signed by the old key a minute before it rolls
+	f.now = start.Add(48 * time.Hour)
+	rotated, err := f.svc.RolloverSigningKeys(ctx)
+	if err != nil || !rotated {
+		t.Fatalf("rollover after the lifetime = %v, %v; want a rotation", rotated, err)
+	}
+	newToken := issue()
+	if got := header(t, newToken)["kid"]; got == oldKid {
+		t.Fatalf("a token issued after the rollover is signed by the old key %v", got)
+	}
+	if got := kids(f.svc); len(got) != 2 || got[0] != oldKid {
+		t.Errorf("JWKS right after the rollover = %v; want the old key and the new", got)
+	}
+	for _, tok := range []string{oldToken, newToken} {
+		if _, err := f.svc.Validate(ctx, tok, vaultAud); err != nil {
+			t.Errorf("right after the rollover: %v", err)
+		}
+	}
+
+	// The old token expires an hour (plus skew) after it was issued; the
+	// old key retires an hour plus skew after the rollover, later still.
+	f.now = start.Add(48*time.Hour + identity.TokenLifetime + identity.ClockSkew - time.Second)
+	if _, err := f.svc.Validate(ctx, oldToken, vaultAud); err == nil {
+		t.Errorf("the old token outlived its expiry")
+	}
+	if got := kids(f.svc); len(got) != 2 {
+		t.Errorf("JWKS before retirement = %v; want both keys", got)
+	}
+	f.now = start.Add(48*time.Hour + identity.TokenLifetime + identity.ClockSkew)
+	if got := kids(f.svc); len(got) != 1 || got[0] == oldKid {
+		t.Errorf("JWKS after retirement = %v; want only the new key", got)
+	}
+	// A token signed by the retired key, even with a valid lifetime, fails.
+	forged := signRS256(t, oldPriv, oldKid, f.claims(vaultAud))
+	if _, err := f.svc.Validate(ctx, forged, vaultAud); err == nil || !strings.Contains(err.Error(), "signing key") {
+		t.Errorf("token signed by a retired key: %v; want refused for its signing key", err)
+	}
+	restarted := &identity.Service{Store: f.store, Sealer: f.sealer, Issuer: issuer, Audiences: f.svc.Audiences, Now: f.svc.Now}
+	if got := kids(restarted); len(got) != 1 || got[0] == oldKid {
+		t.Errorf("JWKS after a restart = %v; want only the new key", got)
+	}
+	if _, err := restarted.Validate(ctx, newToken, vaultAud); err != nil {
+		t.Errorf("new token after a restart: %v", err)
+	}
 }

@@ -27,6 +27,7 @@ type TokenRequest struct {
 type Token struct {
 	AccessToken string
 	Audience    string    // the "aud" claim
+	ClientID    string    // the "appid" claim
 	NotBefore   time.Time // also the time of issue
 	ExpiresOn   time.Time
 	// ExpiresIn is the lifetime in seconds as reported to the client: one
@@ -73,6 +74,13 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, erro
 	if err != nil {
 		return Token{}, err
 	}
+	return s.issue(ctx, sp, aud, "1") // authenticated with a client secret
+}
+
+// issue signs a token for sp addressed to aud. acr is the "appidacr" claim:
+// "1" for a client secret, "2" for a certificate (which managed identity
+// tokens carry).
+func (s *Service) issue(ctx context.Context, sp ServicePrincipal, aud, acr string) (Token, error) {
 	key, err := s.activeKey(ctx)
 	if err != nil {
 		return Token{}, err
@@ -80,7 +88,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, erro
 
 	now := s.now()
 	exp := now.Add(TokenLifetime)
-	iss := s.TenantIssuer(tenant)
+	iss := s.TenantIssuer(sp.TenantID)
 	c := claims{
 		Aud:            aud,
 		Iss:            iss,
@@ -89,15 +97,16 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, erro
 		Exp:            exp.Unix(),
 		AppDisplayName: sp.DisplayName,
 		AppID:          sp.AppID,
-		AppIDACR:       "1", // authenticated with a client secret
+		AppIDACR:       acr,
 		Azp:            sp.AppID,
 		IDP:            iss,
 		IDType:         "app",
 		OID:            sp.ObjectID,
 		Sub:            sp.ObjectID,
-		TID:            tenant,
+		TID:            sp.TenantID,
 		UTI:            newUTI(),
 		Ver:            "1.0",
+		MIResourceID:   sp.ResourceID,
 	}
 	if sp.Type != tresor.ServicePrincipal {
 		c.PrincipalType = string(sp.Type)
@@ -109,6 +118,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, erro
 	return Token{
 		AccessToken: raw,
 		Audience:    aud,
+		ClientID:    sp.AppID,
 		NotBefore:   now,
 		ExpiresOn:   exp,
 		ExpiresIn:   int(TokenLifetime/time.Second) - 1,

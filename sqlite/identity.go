@@ -81,21 +81,67 @@ func (db *DB) CreateServicePrincipal(ctx context.Context, sp identity.ServicePri
 		if !tenant {
 			return tresor.Errorf(tresor.NotFound, "tenant %s not found", sp.TenantID)
 		}
-		taken, err := identityRowExists(ctx, tx,
-			`SELECT 1 FROM identity_service_principals WHERE object_id = ? OR app_id = ?`, sp.ObjectID, sp.AppID)
+		return insertServicePrincipal(ctx, tx, sp)
+	})
+	return internal(err, "sqlite: create service principal")
+}
+
+// insertServicePrincipal inserts sp in tx after checking that its ids are
+// free; the tenant must have been checked.
+func insertServicePrincipal(ctx context.Context, tx *sql.Tx, sp identity.ServicePrincipal) error {
+	taken, err := identityRowExists(ctx, tx,
+		`SELECT 1 FROM identity_service_principals WHERE object_id = ? OR app_id = ?`, sp.ObjectID, sp.AppID)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", sp.ObjectID, sp.AppID)
+	}
+	if sp.ResourceID != "" {
+		taken, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_service_principals WHERE resource_id = ?`, sp.ResourceID)
 		if err != nil {
 			return err
 		}
 		if taken {
-			return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", sp.ObjectID, sp.AppID)
+			return tresor.Errorf(tresor.Conflict, "a managed identity of resource %s exists", sp.ResourceID)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO identity_service_principals
-			(object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			sp.ObjectID, sp.AppID, sp.TenantID, sp.DisplayName, string(sp.Type), sp.SecretHash, sp.SecretSalt, sp.Created.Unix())
-		return err
+	}
+	secretHash, secretSalt := sp.SecretHash, sp.SecretSalt
+	if secretHash == nil {
+		secretHash, secretSalt = []byte{}, []byte{} // NOT NULL columns
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO identity_service_principals
+		(object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, resource_id, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sp.ObjectID, sp.AppID, sp.TenantID, sp.DisplayName, string(sp.Type), secretHash, secretSalt, sp.ResourceID, sp.Created.Unix())
+	return err
+}
+
+// DeleteServicePrincipal implements identity.Store.
+func (db *DB) DeleteServicePrincipal(ctx context.Context, objectID string) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		uai, err := identityRowExists(ctx, tx, `SELECT 1 FROM msi_user_assigned_identities WHERE object_id = ?`, objectID)
+		if err != nil {
+			return err
+		}
+		if uai {
+			return tresor.Errorf(tresor.Conflict, "service principal %s belongs to a user-assigned identity; delete that resource", objectID)
+		}
+		return deleteServicePrincipal(ctx, tx, objectID)
 	})
-	return internal(err, "sqlite: create service principal")
+	return internal(err, "sqlite: delete service principal")
+}
+
+func deleteServicePrincipal(ctx context.Context, tx *sql.Tx, objectID string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM identity_service_principals WHERE object_id = ?`, objectID)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		return tresor.Errorf(tresor.NotFound, "service principal %s not found", objectID)
+	}
+	return err
 }
 
 // UpdateServicePrincipal implements identity.Store.
@@ -116,7 +162,7 @@ func (db *DB) UpdateServicePrincipal(ctx context.Context, sp identity.ServicePri
 	return internal(err, "sqlite: update service principal")
 }
 
-const spColumns = `object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, created`
+const spColumns = `object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, resource_id, created`
 
 // ServicePrincipal implements identity.Store.
 func (db *DB) ServicePrincipal(ctx context.Context, objectID string) (identity.ServicePrincipal, error) {
@@ -126,6 +172,14 @@ func (db *DB) ServicePrincipal(ctx context.Context, objectID string) (identity.S
 // ServicePrincipalByAppID implements identity.Store.
 func (db *DB) ServicePrincipalByAppID(ctx context.Context, appID string) (identity.ServicePrincipal, error) {
 	return db.servicePrincipal(ctx, `WHERE app_id = ?`, appID)
+}
+
+// ServicePrincipalByResourceID implements identity.Store.
+func (db *DB) ServicePrincipalByResourceID(ctx context.Context, resourceID string) (identity.ServicePrincipal, error) {
+	if resourceID == "" {
+		return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "no managed identity has an empty resource id")
+	}
+	return db.servicePrincipal(ctx, `WHERE resource_id = ?`, resourceID)
 }
 
 func (db *DB) servicePrincipal(ctx context.Context, where, id string) (identity.ServicePrincipal, error) {
@@ -167,8 +221,11 @@ func scanServicePrincipal(row interface{ Scan(...any) error }) (identity.Service
 	var sp identity.ServicePrincipal
 	var typ string
 	var created int64
-	err := row.Scan(&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.DisplayName, &typ, &sp.SecretHash, &sp.SecretSalt, &created)
+	err := row.Scan(&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.DisplayName, &typ, &sp.SecretHash, &sp.SecretSalt, &sp.ResourceID, &created)
 	sp.Type, sp.Created = tresor.PrincipalType(typ), identityTime(created)
+	if len(sp.SecretHash) == 0 {
+		sp.SecretHash, sp.SecretSalt = nil, nil
+	}
 	return sp, err
 }
 

@@ -85,6 +85,9 @@ func (m *MemStore) CreateServicePrincipal(ctx context.Context, sp identity.Servi
 		if o.ObjectID == sp.ObjectID || o.AppID == sp.AppID {
 			return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", sp.ObjectID, sp.AppID)
 		}
+		if sp.ResourceID != "" && strings.EqualFold(o.ResourceID, sp.ResourceID) {
+			return tresor.Errorf(tresor.Conflict, "a managed identity of resource %s exists", sp.ResourceID)
+		}
 	}
 	m.sps[sp.ObjectID] = cloneSP(sp)
 	return nil
@@ -126,6 +129,29 @@ func (m *MemStore) ServicePrincipalByAppID(ctx context.Context, appID string) (i
 		}
 	}
 	return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "application %s not found", appID)
+}
+
+// ServicePrincipalByResourceID implements identity.Store.
+func (m *MemStore) ServicePrincipalByResourceID(ctx context.Context, resourceID string) (identity.ServicePrincipal, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, sp := range m.sps {
+		if resourceID != "" && strings.EqualFold(sp.ResourceID, resourceID) {
+			return cloneSP(sp), nil
+		}
+	}
+	return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "managed identity of %s not found", resourceID)
+}
+
+// DeleteServicePrincipal implements identity.Store.
+func (m *MemStore) DeleteServicePrincipal(ctx context.Context, objectID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sps[objectID]; !ok {
+		return tresor.Errorf(tresor.NotFound, "service principal %s not found", objectID)
+	}
+	delete(m.sps, objectID)
+	return nil
 }
 
 // ServicePrincipals implements identity.Store.

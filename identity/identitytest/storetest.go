@@ -3,6 +3,7 @@ package identitytest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ func TestStore(t *testing.T, open func(tb testing.TB) identity.Store) {
 	t.Run("Tenants", func(t *testing.T) { testTenants(t, open(t)) })
 	t.Run("ServicePrincipals", func(t *testing.T) { testServicePrincipals(t, open(t)) })
 	t.Run("UpdateServicePrincipal", func(t *testing.T) { testUpdateServicePrincipal(t, open(t)) })
+	t.Run("ManagedIdentities", func(t *testing.T) { testManagedIdentities(t, open(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
 }
 
@@ -151,6 +153,67 @@ func testServicePrincipals(t *testing.T, s identity.Store) {
 		if got := tresor.KindOf(tt.err); tt.err == nil || got != tt.want {
 			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
 		}
+	}
+}
+
+func testManagedIdentities(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	if err := s.CreateTenant(ctx, identity.Tenant{ID: guid(1), DisplayName: "t", Created: base}); err != nil {
+		t.Fatal(err)
+	}
+	const rid = "/subscriptions/" + "00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+	mi := newSP(1, guid(1), base)
+	mi.Type, mi.SecretHash, mi.SecretSalt, mi.ResourceID = tresor.ManagedIdentity, nil, nil, rid
+	if err := s.CreateServicePrincipal(ctx, mi); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ServicePrincipalByResourceID(ctx, strings.ToUpper(rid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(mi, got); diff != "" {
+		t.Errorf("ServicePrincipalByResourceID mismatch (-want +got):\n%s", diff)
+	}
+	other := newSP(2, guid(1), base) // no resource id, like every plain principal
+	if err := s.CreateServicePrincipal(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	sameResource := newSP(3, guid(1), base)
+	sameResource.ResourceID = strings.ToLower(rid)
+	tests := []struct {
+		name string
+		err  error
+		want tresor.Kind
+	}{
+		{"resource ID taken, other case", s.CreateServicePrincipal(ctx, sameResource), tresor.Conflict},
+		{"by empty resource ID", second(s.ServicePrincipalByResourceID(ctx, "")), tresor.NotFound},
+		{"by unknown resource ID", second(s.ServicePrincipalByResourceID(ctx, rid+"x")), tresor.NotFound},
+		{"delete missing", s.DeleteServicePrincipal(ctx, guid(999)), tresor.NotFound},
+	}
+	for _, tt := range tests {
+		if got := tresor.KindOf(tt.err); tt.err == nil || got != tt.want {
+			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+	if err := s.DeleteServicePrincipal(ctx, mi.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"by object ID":   second(s.ServicePrincipal(ctx, mi.ObjectID)),
+		"by app ID":      second(s.ServicePrincipalByAppID(ctx, mi.AppID)),
+		"by resource ID": second(s.ServicePrincipalByResourceID(ctx, rid)),
+	} {
+		if !tresor.IsKind(err, tresor.NotFound) {
+			t.Errorf("after delete, lookup %s = %v, want NotFound", name, err)
+		}
+	}
+	if _, err := s.ServicePrincipal(ctx, other.ObjectID); err != nil {
+		t.Errorf("deleting one principal removed another: %v", err)
+	}
+	// The resource id is free again.
+	sameResource.ObjectID, sameResource.AppID = guid(50), guid(51)
+	if err := s.CreateServicePrincipal(ctx, sameResource); err != nil {
+		t.Errorf("re-create with a freed resource id: %v", err)
 	}
 }
 

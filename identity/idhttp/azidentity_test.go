@@ -2,6 +2,7 @@ package idhttp_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -172,5 +173,119 @@ func TestInstanceDiscoveryGoesToMicrosoft(t *testing.T) {
 	want := []string{"GET login.microsoftonline.com/common/discovery/instance", "GET login.microsoftonline.com/common/discovery/instance"}
 	if diff := cmp.Diff(want, tr.requests()); diff != "" {
 		t.Errorf("requests mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestManagedIdentityCredential drives the App Service identity endpoint
+// with azidentity's ManagedIdentityCredential, selecting the identity by
+// each of its ids.
+func TestManagedIdentityCredential(t *testing.T) {
+	srv, svc, admin := startIssuer(t)
+	svc.HostSecret = "host-secret"
+	ctx := context.Background()
+	const rid = "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app"
+	mi, err := svc.NewManagedIdentity(admin.TenantID, "app", rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Store.CreateServicePrincipal(ctx, mi); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", "host-secret")
+
+	for _, id := range []azidentity.ManagedIDKind{
+		azidentity.ClientID(mi.AppID), azidentity.ObjectID(mi.ObjectID), azidentity.ResourceID(rid),
+	} {
+		t.Run(id.String(), func(t *testing.T) {
+			cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+				ID: id, ClientOptions: azcore.ClientOptions{Transport: srv.Client()},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A scope no other subtest asks for: MSAL caches managed
+			// identity tokens process-wide.
+			tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{vaultAudience + "/" + id.String() + "/.default"}})
+			if err == nil {
+				t.Fatalf("token for an unknown audience: %v", tok)
+			}
+			tok, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{vaultAudience + "/.default"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := svc.Validate(ctx, tok.Token, vaultAudience)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tresor.Principal{TenantID: admin.TenantID, ObjectID: mi.ObjectID, AppID: mi.AppID, Name: "app", Type: tresor.ManagedIdentity}
+			if diff := cmp.Diff(want, p); diff != "" {
+				t.Errorf("principal mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestManagedIdentityEndpointErrors checks the endpoint's refusals.
+func TestManagedIdentityEndpointErrors(t *testing.T) {
+	srv, svc, admin := startIssuer(t)
+	svc.HostSecret = "host-secret"
+	ctx := context.Background()
+	mi, _ := svc.NewManagedIdentity(admin.TenantID, "app", "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app")
+	if err := svc.Store.CreateServicePrincipal(ctx, mi); err != nil {
+		t.Fatal(err)
+	}
+	ok := "api-version=2019-08-01&resource=" + vaultAudience + "&client_id=" + mi.AppID
+	tests := []struct {
+		name, query, header string
+		want                int
+		wantCode            string
+	}{
+		{"ok", ok, "host-secret", 200, ""},
+		{"no header", ok, "", 401, "invalid_client"},
+		{"wrong header", ok, "host-secret2", 401, "invalid_client"},
+		{"no api-version", "resource=" + vaultAudience + "&client_id=" + mi.AppID, "host-secret", 400, "invalid_request"},
+		{"no resource", "api-version=2019-08-01&client_id=" + mi.AppID, "host-secret", 400, "invalid_request"},
+		{"unknown audience", "api-version=2019-08-01&resource=https://elsewhere&client_id=" + mi.AppID, "host-secret", 400, "invalid_scope"},
+		{"system-assigned", "api-version=2019-08-01&resource=" + vaultAudience, "host-secret", 400, "invalid_request"},
+		{"two selectors", ok + "&object_id=" + mi.ObjectID, "host-secret", 400, "invalid_request"},
+		{"unknown client", "api-version=2019-08-01&resource=" + vaultAudience + "&client_id=" + identity.NewGUID(), "host-secret", 400, "invalid_request"},
+		{"a service principal is not a managed identity", "api-version=2019-08-01&resource=" + vaultAudience + "&client_id=" + admin.ClientID, "host-secret", 400, "invalid_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+"/msi/token?"+tt.query, nil)
+			if tt.header != "" {
+				req.Header.Set("X-IDENTITY-HEADER", tt.header)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Error       string `json:"error"`
+				AccessToken string `json:"access_token"`
+				ClientID    string `json:"client_id"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tt.want || body.Error != tt.wantCode {
+				t.Errorf("status %d error %q, want %d %q", resp.StatusCode, body.Error, tt.want, tt.wantCode)
+			}
+			if tt.want == 200 && (body.AccessToken == "" || body.ClientID != mi.AppID) {
+				t.Errorf("reply %+v lacks the token or the client id", body)
+			}
+		})
+	}
+	// A service whose host secret is unset refuses everyone.
+	svc.HostSecret = ""
+	if _, err := svc.IssueManagedIdentityToken(ctx, identity.ManagedIdentityRequest{Resource: vaultAudience, ClientID: mi.AppID}); !tresor.IsKind(err, tresor.Unauthenticated) {
+		t.Errorf("with no host secret configured: %v, want Unauthenticated", err)
+	}
+	// A managed identity cannot use the client credentials grant.
+	if _, err := svc.IssueToken(ctx, identity.TokenRequest{TenantID: admin.TenantID, ClientID: mi.AppID, ClientSecret: "x", Scope: vaultAudience + "/.default"}); !tresor.IsKind(err, tresor.Unauthenticated) {
+		t.Errorf("client credentials for a managed identity: %v, want Unauthenticated", err)
 	}
 }

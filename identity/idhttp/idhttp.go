@@ -11,6 +11,7 @@
 //	GET  /{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys   JWKS
 //	POST /{tenant}/oauth2/v2.0/token                       client credentials grant
 //	POST /{tenant}/oauth2/token                            the v1.0 form, with resource=
+//	GET  /msi/token                                        managed identity tokens (App Service form)
 //
 // MSAL sends instance discovery to login.microsoftonline.com, never to a
 // custom authority host, so clients must disable instance discovery
@@ -82,6 +83,7 @@ func (h *Handler) routes() []route {
 		{"GET /{tenant}/discovery/keys", 0, std, h.keys},
 		{"POST /{tenant}/oauth2/v2.0/token", tokenBody, std, h.token(v2)},
 		{"POST /{tenant}/oauth2/token", tokenBody, std, h.token(v1)},
+		{"GET /msi/token", 0, std, h.managedIdentityToken},
 	}
 }
 
@@ -95,7 +97,7 @@ func (h *Handler) Owns(r *http.Request) bool {
 	}
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	switch strings.ToLower(first) {
-	case "common", "organizations":
+	case "common", "organizations", "msi":
 		return true
 	}
 	return identity.IsGUID(first)

@@ -1,6 +1,7 @@
 package idhttp
 
 import (
+	"cmp"
 	"errors"
 	"mime"
 	"net/http"
@@ -135,4 +136,51 @@ func clip(s string) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// msiAPIVersion is the App Service identity endpoint's protocol version
+// that MSAL speaks.
+const msiAPIVersion = "2019-08-01"
+
+// msiTokenResponse is the App Service identity endpoint's reply.
+type msiTokenResponse struct {
+	AccessToken string `json:"access_token"`
+	ExpiresOn   string `json:"expires_on"` // Unix seconds
+	Resource    string `json:"resource"`
+	TokenType   string `json:"token_type"`
+	ClientID    string `json:"client_id"`
+}
+
+// managedIdentityToken serves a managed identity's token as Azure App
+// Service's identity endpoint does: GET with api-version, resource and at
+// most one of client_id, object_id (or principal_id) and mi_res_id (or
+// msi_res_id), authenticated by the X-IDENTITY-HEADER secret.
+func (h *Handler) managedIdentityToken(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if v := q.Get("api-version"); v != msiAPIVersion {
+		return tresor.Errorf(tresor.Invalid, "The api-version '%s' is not supported; use %s.", clip(v), msiAPIVersion).
+			WithReason(identity.ReasonInvalidRequest)
+	}
+	if q.Get("resource") == "" {
+		return tresor.Errorf(tresor.Invalid, "The query must contain the parameter 'resource'.").WithReason(identity.ReasonInvalidRequest)
+	}
+	tok, err := h.svc.IssueManagedIdentityToken(r.Context(), identity.ManagedIdentityRequest{
+		HostSecret: r.Header.Get("X-IDENTITY-HEADER"),
+		Resource:   q.Get("resource"),
+		ClientID:   q.Get("client_id"),
+		ObjectID:   cmp.Or(q.Get("object_id"), q.Get("principal_id")),
+		ResourceID: cmp.Or(q.Get("mi_res_id"), q.Get("msi_res_id")),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store, no-cache")
+	writeJSON(w, http.StatusOK, msiTokenResponse{
+		AccessToken: tok.AccessToken,
+		ExpiresOn:   strconv.FormatInt(tok.ExpiresOn.Unix(), 10),
+		Resource:    tok.Audience,
+		TokenType:   "Bearer",
+		ClientID:    tok.ClientID,
+	})
+	return nil
 }
