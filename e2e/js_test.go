@@ -10,6 +10,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
+
+	"github.com/tresorkms/tresor/rbac"
 )
 
 // TestJSSDK runs the node test suite in e2e/js against a live server. The
@@ -25,6 +28,17 @@ func TestJSSDK(t *testing.T) {
 	e := start(t)
 	e.vault(t, "kv-js", false, func(p *armkeyvault.VaultProperties) { p.SoftDeleteRetentionInDays = to.Ptr[int32](7) })
 	e.vault(t, "hsm-js", true, nil)
+	// A user-assigned identity that may use the HSM's keys, for
+	// @azure/identity's ManagedIdentityCredential.
+	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.env["AZURE_SUBSCRIPTION_ID"], e.cred, e.env.ARMOptions(e.http))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi, err := ids.CreateOrUpdate(context.Background(), "rg-e2e", "js-identity", armmsi.Identity{Location: to.Ptr("westeurope")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.assignHSMRole(t, e.env.HSMURL("hsm-js"), rbac.HSMCryptoUser, *mi.Properties.PrincipalID, "/")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -38,6 +52,9 @@ func TestJSSDK(t *testing.T) {
 		"NODE_EXTRA_CA_CERTS="+e.env["TRESOR_CA_FILE"],
 		"TRESOR_TEST_VAULT_URL="+e.env.VaultURL("kv-js"),
 		"TRESOR_TEST_HSM_URL="+e.env.HSMURL("hsm-js"),
+		"TRESOR_TEST_MI_CLIENT_ID="+*mi.Properties.ClientID,
+		"IDENTITY_ENDPOINT="+e.env["TRESOR_IDENTITY_ENDPOINT"],
+		"IDENTITY_HEADER="+e.env["TRESOR_IDENTITY_HEADER"],
 	)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

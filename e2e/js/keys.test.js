@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import https from "node:https";
 import crypto from "node:crypto";
-import { ClientSecretCredential } from "@azure/identity";
+import { ClientSecretCredential, ManagedIdentityCredential } from "@azure/identity";
 import { KeyClient, CryptographyClient } from "@azure/keyvault-keys";
 
 const env = (name) => {
@@ -139,4 +139,20 @@ test("managed HSM: oct-HSM wrap, AES-GCM and random bytes", async () => {
   const rnd = await hsmKeys.getRandomBytes(32);
   assert.equal(rnd.length, 32);
   await assert.rejects(hsmKeys.getRandomBytes(129));
+});
+
+test("managed identity: ManagedIdentityCredential (App Service endpoint) wraps with an HSM key", async () => {
+  // The Go side created a user-assigned identity with armmsi, gave it
+  // Managed HSM Crypto User, and set IDENTITY_ENDPOINT / IDENTITY_HEADER.
+  const miCredential = new ManagedIdentityCredential({ clientId: env("TRESOR_TEST_MI_CLIENT_ID"), agent });
+  const key = await hsmKeys.createKey(unique("js-mi"), "oct-HSM", { keySize: 256 });
+  const miCrypto = new CryptographyClient(key.id, miCredential, { agent });
+  const cek = crypto.randomBytes(32);
+  const wrapped = await miCrypto.wrapKey("A256KW", cek);
+  const unwrapped = await miCrypto.unwrapKey("A256KW", wrapped.result);
+  assert.deepEqual(Buffer.from(unwrapped.result), cek);
+  const token = await miCredential.getToken(new URL(hsmUrl).origin.replace(/^https:\/\/[^.]+\./, "https://") + "/.default");
+  const claims = JSON.parse(Buffer.from(token.token.split(".")[1], "base64url").toString());
+  assert.equal(claims.appid, env("TRESOR_TEST_MI_CLIENT_ID"));
+  assert.match(claims.xms_mirid, /\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/js-identity$/);
 });
