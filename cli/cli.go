@@ -60,6 +60,7 @@ Resources (mirror az):
   keyvault create|show|list|delete|purge|recover|list-deleted   (--hsm-name for Managed HSM)
   keyvault role assignment create|list|delete --hsm-name H [--role R --assignee OID --scope /keys/K]
   role assignment create|list|delete [--role R --assignee OID --scope ARM-ID] [--name GUID]
+  role definition create|update|list|delete [--role-definition FILE_OR_JSON] [--name N] [--custom-role-only] [--scope ARM-ID]
   keyvault key create|list|list-versions|show|set-attributes|delete|recover|purge|list-deleted|backup|restore|encrypt|decrypt
 
 Client commands read DIR/tresor.env (--data, default ./tresor-data) or the AZURE_* and TRESOR_* environment.
@@ -88,6 +89,9 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 	case "identity":
 		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "role":
+		if word(1) == "definition" {
+			return roleDefinitionCommand{op: word(2), out: stdout}, rest(args, 3), nil
+		}
 		if word(1) != "assignment" {
 			return nil, nil, errUsage
 		}

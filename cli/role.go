@@ -63,6 +63,9 @@ func (c roleCommand) Run(ctx context.Context, args []string) error {
 		}
 		roleID, err := resolveRole("", *role)
 		if err != nil {
+			roleID, err = customRoleID(ctx, cn, *scope, *role)
+		}
+		if err != nil {
 			return err
 		}
 		res, err := assignments.Create(ctx, *scope, cmpOr(*name, identity.NewGUID()), armauthorization.RoleAssignmentCreateParameters{

@@ -16,11 +16,12 @@ import (
 
 // TestAuthorizationMatrixARM checks control-plane operations against the
 // same kinds of caller as the HSM matrix, with Azure RBAC: Contributor (or
-// Owner, for role assignments) at the resource group is the right role,
+// Owner, for writing role assignments and definitions, and Reader, for
+// listing role definitions) at the resource group is the right role,
 // the same role at another group is the wrong scope, and a role without the
 // operation's action (Reader for writes, Key Vault Crypto User, which has
-// no control-plane actions, for reads; Contributor for role assignments)
-// is refused.
+// no control-plane actions, for reads; Contributor for role assignments
+// and definitions) is refused.
 func TestAuthorizationMatrixARM(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
@@ -43,6 +44,8 @@ func TestAuthorizationMatrixARM(t *testing.T) {
 	assignmentBody := func(principal string) string {
 		return fmt.Sprintf(`{"properties":{"roleDefinitionId":"/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s","principalId":%q}}`, sub, rbac.Reader, principal)
 	}
+
+	roleDefinitionBody := fmt.Sprintf(`{"properties":{"roleName":"Matrix Role","type":"CustomRole","permissions":[{"dataActions":["Microsoft.KeyVault/vaults/keys/read"]}],"assignableScopes":[%q]}}`, group)
 
 	_, nobody := tk.principal(t, tenant, "arm-nobody")
 	lackID, lack := tk.principal(t, tenant, "arm-lacks")
@@ -71,6 +74,8 @@ func TestAuthorizationMatrixARM(t *testing.T) {
 		{"UpdateVault", "PATCH", group + "/providers/Microsoft.KeyVault/vaults/kv-m", `{"tags":{"a":"b"}}`, rbac.Contributor, rbac.Reader, 200},
 		{"ListVaults", "GET", group + "/providers/Microsoft.KeyVault/vaults", "", rbac.Contributor, rbac.KeyVaultCryptoUser, 200},
 		{"CreateRoleAssignment", "PUT", group + "/providers/Microsoft.Authorization/roleAssignments/" + identity.NewGUID(), assignmentBody(readerTargetID), rbac.Owner, rbac.Contributor, 201},
+		{"ListRoleDefinitions", "GET", group + "/providers/Microsoft.Authorization/roleDefinitions", "", rbac.Reader, rbac.KeyVaultCryptoUser, 200},
+		{"CreateRoleDefinition", "PUT", group + "/providers/Microsoft.Authorization/roleDefinitions/" + identity.NewGUID(), roleDefinitionBody, rbac.Owner, rbac.Contributor, 201},
 		{"DeleteVault", "DELETE", group + "/providers/Microsoft.KeyVault/vaults/kv-m", "", rbac.Contributor, rbac.Reader, 200},
 		{"DeleteResourceGroup", "DELETE", group, "", rbac.Contributor, rbac.Reader, 202},
 	}

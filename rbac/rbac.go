@@ -29,11 +29,20 @@ const (
 	TypeCustom     = "CustomRole"
 )
 
-// Reasons for the errors this package returns.
+// Reasons for the errors this package returns, as Azure spells its codes.
 const (
 	ReasonRoleAssignmentNotFound = "RoleAssignmentNotFound"
 	ReasonRoleDefinitionNotFound = "RoleDefinitionNotFound"
 	ReasonRoleAssignmentExists   = "RoleAssignmentExists"
+
+	ReasonRoleDefinitionExists             = "RoleDefinitionExists" // a built-in role's id
+	ReasonRoleDefinitionWithSameNameExists = "RoleDefinitionWithSameNameExists"
+	ReasonRoleDefinitionHasAssignments     = "RoleDefinitionHasAssignments"
+	ReasonRoleDefinitionLimitExceeded      = "RoleDefinitionLimitExceeded"
+	ReasonInvalidRoleDefinitionType        = "InvalidRoleDefinitionType" // not a custom role
+	ReasonRoleDefinitionNameNullOrEmpty    = "RoleDefinitionNameNullOrEmpty"
+	ReasonMissingAssignableScopes          = "MissingAssignableScopes"
+	ReasonInvalidAssignableScope           = "LinkedInvalidPropertyId"
 )
 
 // Permission is one grant of a role.

@@ -113,16 +113,16 @@ func TestDecideHSM(t *testing.T) {
 	}
 	// A custom role grants exactly its data actions.
 	custom := "30000000-0000-4000-8000-000000000001"
-	if _, err := s.PutRoleDefinition(ctx, realm, rbac.RoleDefinition{ID: custom, Permissions: []rbac.Permission{{
+	if _, _, err := s.PutRoleDefinition(ctx, realm, rbac.RoleDefinition{ID: custom, Permissions: []rbac.Permission{{
 		DataActions: []string{"Microsoft.KeyVault/managedHsm/keys/*"}, NotDataActions: []string{"Microsoft.KeyVault/managedHsm/keys/unwrap/action"},
-	}}}); err != nil {
+	}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	assign(3, alice, custom, "/keys")
 	if !decide(alice, "/keys/k9", wrap) || decide(alice, "/keys/k9", "Microsoft.KeyVault/managedHsm/keys/unwrap/action") {
 		t.Error("custom role: want wrap allowed and unwrap (a not-data-action) denied")
 	}
-	if _, err := s.DeleteRoleDefinition(ctx, realm, custom); !tresor.IsKind(err, tresor.Conflict) {
+	if _, err := s.DeleteRoleDefinition(ctx, realm, custom, nil); !tresor.IsKind(err, tresor.Conflict) {
 		t.Errorf("DeleteRoleDefinition(assigned) = %v, want Conflict", err)
 	}
 	// Realms are separate: the same principal has nothing in another HSM.
@@ -161,7 +161,7 @@ func TestCreateRoleAssignmentRules(t *testing.T) {
 			t.Errorf("%s: CreateRoleAssignment = %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	if _, err := s.PutRoleDefinition(ctx, realm, rbac.RoleDefinition{ID: rbac.HSMCryptoUser}); !tresor.IsKind(err, tresor.Invalid) {
+	if _, _, err := s.PutRoleDefinition(ctx, realm, rbac.RoleDefinition{ID: rbac.HSMCryptoUser}, nil); !tresor.IsKind(err, tresor.Invalid) {
 		t.Errorf("PutRoleDefinition(built-in id) = %v, want Invalid", err)
 	}
 }

@@ -22,6 +22,10 @@ type Service struct {
 	mu    sync.RWMutex
 	gen   uint64
 	cache map[string][]grant // realm "\x00" principal → grants
+
+	// writeMu serializes the changes whose rules read other roles and
+	// assignments: putting and deleting custom roles, creating assignments.
+	writeMu sync.Mutex
 }
 
 // grant is one assignment with its role resolved and compiled: scope and
@@ -144,10 +148,12 @@ func (s *Service) changed() {
 
 // CreateRoleAssignment creates a. It returns the assignment and whether it
 // was created: creating the same assignment again under the same name
-// returns it unchanged. Invalid for a malformed name, scope or principal or
-// an unknown role; Conflict (ReasonRoleAssignmentExists) if the name is
-// taken by a different assignment or the principal already has the role at
-// the scope under another name.
+// returns it unchanged. Invalid for a malformed name, scope or principal,
+// an unknown role, or a scope outside the role's assignable scopes
+// (ReasonRoleDefinitionNotFound for both); Conflict
+// (ReasonRoleAssignmentExists) if the name is taken by a different
+// assignment or the principal already has the role at the scope under
+// another name.
 func (s *Service) CreateRoleAssignment(ctx context.Context, a Assignment) (Assignment, bool, error) {
 	if !isGUID(a.Name) {
 		return Assignment{}, false, tresor.Errorf(tresor.Invalid, "The role assignment name %q is not a valid GUID.", a.Name)
@@ -165,12 +171,18 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, a Assignment) (Assig
 	} else if !strings.HasPrefix(a.Scope, "/") {
 		return Assignment{}, false, tresor.Errorf(tresor.Invalid, "The scope %q is not a valid resource id.", a.Scope)
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	d, err := s.roleDefinition(ctx, a.Realm, a.RoleID)
 	if tresor.IsKind(err, tresor.NotFound) {
 		return Assignment{}, false, tresor.Errorf(tresor.Invalid, "The role definition %s does not exist.", a.RoleID).WithReason(ReasonRoleDefinitionNotFound)
 	}
 	if err != nil {
 		return Assignment{}, false, err
+	}
+	if !d.AssignableAt(a.Scope) {
+		return Assignment{}, false, tresor.Errorf(tresor.Invalid, "The role definition %s ('%s') is not available for assignment at scope '%s': its assignable scopes are %s.",
+			d.ID, d.RoleName, a.Scope, strings.Join(d.AssignableScopes, ", ")).WithReason(ReasonRoleDefinitionNotFound)
 	}
 	a.RoleID = d.ID
 	if old, err := s.Store.Assignment(ctx, a.Realm, a.Name); err == nil {
@@ -240,89 +252,6 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, realm, name string) 
 	}
 	s.changed()
 	return a, nil
-}
-
-// GetRoleDefinition returns a built-in or custom role by id; NotFound
-// (ReasonRoleDefinitionNotFound) if there is none.
-func (s *Service) GetRoleDefinition(ctx context.Context, realm, id string) (RoleDefinition, error) {
-	d, err := s.roleDefinition(ctx, realm, id)
-	if tresor.IsKind(err, tresor.NotFound) {
-		return RoleDefinition{}, tresor.Errorf(tresor.NotFound, "The role definition %s was not found.", id).WithReason(ReasonRoleDefinitionNotFound)
-	}
-	return d, err
-}
-
-func (s *Service) roleDefinition(ctx context.Context, realm, id string) (RoleDefinition, error) {
-	if d, ok := builtIn(realm, id); ok {
-		return d, nil
-	}
-	if !isGUID(id) {
-		return RoleDefinition{}, tresor.Errorf(tresor.NotFound, "role %s not found", id)
-	}
-	return s.Store.RoleDefinition(ctx, realm, strings.ToLower(id))
-}
-
-// ListRoleDefinitions lists the built-in roles of a realm, then its
-// custom roles.
-func (s *Service) ListRoleDefinitions(ctx context.Context, realm string) ([]RoleDefinition, error) {
-	custom, err := s.Store.RoleDefinitions(ctx, realm)
-	if err != nil {
-		return nil, err
-	}
-	return append(BuiltIns(realm), custom...), nil
-}
-
-// PutRoleDefinition creates or replaces a custom role. It returns Invalid
-// if d reuses a built-in role's id or name or is malformed.
-func (s *Service) PutRoleDefinition(ctx context.Context, realm string, d RoleDefinition) (RoleDefinition, error) {
-	if !isGUID(d.ID) {
-		return RoleDefinition{}, tresor.Errorf(tresor.Invalid, "The role definition name %q is not a valid GUID.", d.ID)
-	}
-	d.ID = strings.ToLower(d.ID)
-	if d.RoleName == "" {
-		d.RoleName = d.ID
-	}
-	if _, ok := builtIn(realm, d.ID); ok {
-		return RoleDefinition{}, tresor.Errorf(tresor.Invalid, "Cannot re-use the name/GUID matching that of a built-in role.")
-	}
-	if _, ok := builtIn(realm, d.RoleName); ok {
-		return RoleDefinition{}, tresor.Errorf(tresor.Invalid, "Cannot re-use the role name of a built-in role: %s.", d.RoleName)
-	}
-	d.Type = TypeCustom
-	if len(d.AssignableScopes) == 0 {
-		d.AssignableScopes = []string{"/"}
-	}
-	if err := s.Store.PutRoleDefinition(ctx, realm, d); err != nil {
-		return RoleDefinition{}, err
-	}
-	s.changed()
-	return d, nil
-}
-
-// DeleteRoleDefinition deletes a custom role and returns it. NotFound if
-// absent; Invalid for a built-in role; Conflict while it is assigned.
-func (s *Service) DeleteRoleDefinition(ctx context.Context, realm, id string) (RoleDefinition, error) {
-	if _, ok := builtIn(realm, id); ok {
-		return RoleDefinition{}, tresor.Errorf(tresor.Invalid, "Built-in roles cannot be deleted.")
-	}
-	d, err := s.GetRoleDefinition(ctx, realm, id)
-	if err != nil {
-		return RoleDefinition{}, err
-	}
-	as, err := s.Store.Assignments(ctx, realm, "")
-	if err != nil {
-		return RoleDefinition{}, err
-	}
-	for _, a := range as {
-		if a.RoleID == d.ID {
-			return RoleDefinition{}, tresor.Errorf(tresor.Conflict, "The role definition is assigned (role assignment %s); delete its assignments first.", a.Name)
-		}
-	}
-	if err := s.Store.DeleteRoleDefinition(ctx, realm, d.ID); err != nil {
-		return RoleDefinition{}, err
-	}
-	s.changed()
-	return d, nil
 }
 
 // DeleteRealm removes a realm's assignments and custom roles, as when a

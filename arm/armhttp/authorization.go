@@ -302,88 +302,10 @@ func (h *Handler) roleAssignments(w http.ResponseWriter, r *http.Request, scope,
 	return tresor.Errorf(tresor.NotFound, "The request %s %s does not match any operation.", r.Method, r.URL.Path).WithReason("InvalidResourceType")
 }
 
-type armRoleDefinition struct {
-	ID         string                      `json:"id"`
-	Name       string                      `json:"name"`
-	Type       string                      `json:"type"`
-	Properties armRoleDefinitionProperties `json:"properties"`
-}
-
-type armRoleDefinitionProperties struct {
-	RoleName         string          `json:"roleName"`
-	Description      string          `json:"description"`
-	Type             string          `json:"type"`
-	Permissions      []armPermission `json:"permissions"`
-	AssignableScopes []string        `json:"assignableScopes"`
-}
-
-type armPermission struct {
-	Actions        []string `json:"actions"`
-	NotActions     []string `json:"notActions"`
-	DataActions    []string `json:"dataActions"`
-	NotDataActions []string `json:"notDataActions"`
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func toARMDefinition(scope string, d rbac.RoleDefinition) armRoleDefinition {
-	perms := make([]armPermission, len(d.Permissions))
-	for i, p := range d.Permissions {
-		perms[i] = armPermission{orEmpty(p.Actions), orEmpty(p.NotActions), orEmpty(p.DataActions), orEmpty(p.NotDataActions)}
-	}
-	return armRoleDefinition{
-		ID: definitionID(scope, d.ID), Name: d.ID, Type: "Microsoft.Authorization/roleDefinitions",
-		Properties: armRoleDefinitionProperties{RoleName: d.RoleName, Description: d.Description, Type: d.Type, Permissions: perms, AssignableScopes: orEmpty(d.AssignableScopes)},
-	}
-}
-
-// roleDefinitions serves the built-in role definitions (read-only; custom
-// Azure roles are not offered yet).
-func (h *Handler) roleDefinitions(w http.ResponseWriter, r *http.Request, scope, id string) error {
-	if r.Method != http.MethodGet {
-		return tresor.Errorf(tresor.Invalid, "Custom role definitions are not supported by this server; use the built-in roles.").WithReason("UnsupportedOperation")
-	}
-	ctx := r.Context()
-	if id != "" {
-		d, err := h.cfg.RBAC.GetRoleDefinition(ctx, "", id)
-		if err != nil {
-			return err
-		}
-		WriteJSON(w, http.StatusOK, toARMDefinition(scope, d))
-		return nil
-	}
-	ds, err := h.cfg.RBAC.ListRoleDefinitions(ctx, "")
-	if err != nil {
-		return err
-	}
-	want := ""
-	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
-		m := roleNameFilter.FindStringSubmatch(f)
-		if m == nil {
-			return tresor.Errorf(tresor.Invalid, "The $filter %q is not supported; use roleName eq '{name}'.", clip(f)).WithReason("InvalidFilter")
-		}
-		want = m[1]
-	}
-	out := []armRoleDefinition{}
-	for _, d := range ds {
-		if want == "" || strings.EqualFold(d.RoleName, want) {
-			out = append(out, toARMDefinition(scope, d))
-		}
-	}
-	WriteJSON(w, http.StatusOK, map[string]any{"value": out})
-	return nil
-}
-
-// The $filter forms of role assignments and definitions.
+// The $filter forms of role assignments.
 var (
 	filterAnd       = regexp.MustCompile(`(?i)\s+and\s+`)
 	principalFilter = regexp.MustCompile(`(?i)^(?:principalId|assignedTo\()\s*(?:eq\s*)?'([0-9a-fA-F-]{36})'\)?$`)
-	roleNameFilter  = regexp.MustCompile(`(?i)^roleName\s+eq\s+'([^']*)'$`)
 )
 
 // assignmentFilter reads the $filter values ARM accepts for role

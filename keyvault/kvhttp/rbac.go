@@ -272,7 +272,7 @@ func (h *Handler) roleDefinitions(w http.ResponseWriter, r *http.Request, realm,
 		for _, p := range body.Properties.Permissions {
 			d.Permissions = append(d.Permissions, rbac.Permission{Actions: p.Actions, NotActions: p.NotActions, DataActions: p.DataActions, NotDataActions: p.NotDataActions})
 		}
-		d, err := h.RBAC.PutRoleDefinition(ctx, realm, d)
+		d, _, err := h.RBAC.PutRoleDefinition(ctx, realm, d, nil)
 		if err != nil {
 			return err
 		}
@@ -282,7 +282,7 @@ func (h *Handler) roleDefinitions(w http.ResponseWriter, r *http.Request, realm,
 		if err := h.check(ctx, realm, scope, actDeleteRoles); err != nil {
 			return err
 		}
-		d, err := h.RBAC.DeleteRoleDefinition(ctx, realm, id)
+		d, err := h.RBAC.DeleteRoleDefinition(ctx, realm, id, nil)
 		if err != nil {
 			return err
 		}
