@@ -61,6 +61,11 @@ var (
 	ActionSign       = keyAction("sign", "sign/action", "sign/action")
 	ActionVerify     = keyAction("verify", "verify/action", "verify/action")
 	ActionRandom     = Action{HSM: "Microsoft.KeyVault/managedHsm/rng/action"}
+	ActionRotate     = keyAction("rotate", "rotate/action", "rotate/action")
+	// Key Vault keeps rotation policies under their own data actions; a
+	// Managed HSM reads them with the key and sets them with Key Write.
+	ActionGetRotationPolicy = Action{Policy: "getrotationpolicy", RBAC: "Microsoft.KeyVault/vaults/keyrotationpolicies/read", HSM: "Microsoft.KeyVault/managedHsm/keys/read/action"}
+	ActionSetRotationPolicy = Action{Policy: "setrotationpolicy", RBAC: "Microsoft.KeyVault/vaults/keyrotationpolicies/write", HSM: "Microsoft.KeyVault/managedHsm/keys/write/action"}
 )
 
 // ARMID returns the vault's Azure resource id, the scope of its Azure RBAC

@@ -142,6 +142,11 @@ func (c *cachedStore) PurgeKey(ctx context.Context, vaultID, name string) error 
 	return c.Store.PurgeKey(ctx, vaultID, name)
 }
 
+func (c *cachedStore) PutRotationPolicy(ctx context.Context, p RotationPolicy, cur KeyVersion) error {
+	defer c.invalidate()
+	return c.Store.PutRotationPolicy(ctx, p, cur)
+}
+
 func (c *cachedStore) RestoreKey(ctx context.Context, versions []KeyVersion) error {
 	defer c.invalidate()
 	return c.Store.RestoreKey(ctx, versions)

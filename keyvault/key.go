@@ -101,6 +101,10 @@ type KeyVersion struct {
 	ReleasePolicy *ReleasePolicy
 	Tags          map[string]string
 
+	// RotationDue is when the key's rotation policy rotates it while this
+	// is its newest version; zero if it does not. Older versions have none.
+	RotationDue time.Time
+
 	Handle hsm.Handle
 }
 

@@ -183,6 +183,31 @@ func (s *Service) keyName(ctx context.Context, v Vault, name string) (string, er
 	}
 }
 
+// newVersionName returns the spelling of a key that is to get a new
+// version (see keyName) after checking the Managed HSM version limit.
+func (s *Service) newVersionName(ctx context.Context, v Vault, name string) (string, error) {
+	name, err := s.keyName(ctx, v, name)
+	if err != nil {
+		return "", err
+	}
+	return name, s.checkVersionLimit(ctx, v, name)
+}
+
+// schedule sets the RotationDue of kv, about to become its key's newest
+// version, from the key's rotation policy.
+func (s *Service) schedule(ctx context.Context, v Vault, kv *KeyVersion) error {
+	p, err := s.Store.RotationPolicy(ctx, v.ID, kv.Name)
+	switch {
+	case tresor.IsKind(err, tresor.NotFound):
+		kv.RotationDue = time.Time{}
+		return nil
+	case err != nil:
+		return err
+	}
+	kv.RotationDue = nextRotation(p, *kv)
+	return nil
+}
+
 // CreateKey creates a key, or a new version of an existing key. It returns
 // Invalid for unsupported parameters and Conflict
 // (ReasonDeletedButRecoverable) if the name belongs to a deleted key.
@@ -202,11 +227,15 @@ func (s *Service) CreateKey(ctx context.Context, v Vault, name string, p CreateK
 		return KeyVersion{}, err
 	}
 	kv := KeyVersion{Type: t, Size: spec.Size, Curve: spec.Curve, Enabled: true, Tags: p.Tags}
-	name, err = s.keyName(ctx, v, name)
-	if err != nil {
+	unlock := s.lockKey(v.ID, name)
+	defer unlock()
+	if name, err = s.newVersionName(ctx, v, name); err != nil {
 		return KeyVersion{}, err
 	}
 	if err := s.fillNew(&kv, v, name, p.Ops, p.Attributes, p.ReleasePolicy); err != nil {
+		return KeyVersion{}, err
+	}
+	if err := s.schedule(ctx, v, &kv); err != nil {
 		return KeyVersion{}, err
 	}
 	h, pub, err := s.HSM.Generate(ctx, spec, binding(v.ID, name, kv.Version))
@@ -301,11 +330,15 @@ func (s *Service) ImportKey(ctx context.Context, v Vault, name string, p ImportK
 		return KeyVersion{}, tresor.Errorf(tresor.Invalid, "The key material does not match kty %s.", p.Type)
 	}
 	kv := KeyVersion{Type: t, Enabled: true, Tags: p.Tags}
-	name, err = s.keyName(ctx, v, name)
-	if err != nil {
+	unlock := s.lockKey(v.ID, name)
+	defer unlock()
+	if name, err = s.newVersionName(ctx, v, name); err != nil {
 		return KeyVersion{}, err
 	}
 	if err := s.fillNew(&kv, v, name, p.Ops, p.Attributes, p.ReleasePolicy); err != nil {
+		return KeyVersion{}, err
+	}
+	if err := s.schedule(ctx, v, &kv); err != nil {
 		return KeyVersion{}, err
 	}
 	h, pub, err := s.HSM.Import(ctx, p.Key, binding(v.ID, name, kv.Version))
@@ -351,6 +384,8 @@ func (s *Service) UpdateKey(ctx context.Context, v Vault, name, version string, 
 	if err := s.authorize(ctx, v, name, ActionUpdate); err != nil {
 		return KeyVersion{}, err
 	}
+	unlock := s.lockKey(v.ID, name)
+	defer unlock()
 	kv, err := s.key(ctx, v, name, version)
 	if err != nil {
 		return KeyVersion{}, err
@@ -371,6 +406,14 @@ func (s *Service) UpdateKey(ctx context.Context, v Vault, name, version string, 
 		return KeyVersion{}, err
 	}
 	kv.Updated = s.now()
+	// The newest version's expiry may move a timeBeforeExpiry rotation.
+	if cur, err := s.key(ctx, v, name, ""); err != nil {
+		return KeyVersion{}, err
+	} else if cur.Version == kv.Version {
+		if err := s.schedule(ctx, v, &kv); err != nil {
+			return KeyVersion{}, err
+		}
+	}
 	if err := s.Store.UpdateKeyVersion(ctx, kv); err != nil {
 		return KeyVersion{}, err
 	}

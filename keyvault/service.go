@@ -40,6 +40,8 @@ type Service struct {
 	// Access decides who may do what (see authorize). Nil allows every
 	// caller: only tests of the domain rules leave it unset.
 	Access Decider
+
+	locks keyLocks // see lockKey
 }
 
 // NewService returns a Service with the real clock and crypto/rand.

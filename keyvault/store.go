@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"context"
+	"time"
 )
 
 // Store persists vaults and keys. Implementations keep business rules out:
@@ -25,8 +26,8 @@ type Store interface {
 	PurgeVault(ctx context.Context, id string) error
 
 	// CreateKeyVersion inserts a new version, creating the key if it does
-	// not exist. Conflict if the key exists and is deleted, or the version
-	// exists.
+	// not exist, and clears the RotationDue of the key's other versions.
+	// Conflict if the key exists and is deleted, or the version exists.
 	CreateKeyVersion(ctx context.Context, kv KeyVersion) error
 	// UpdateKeyVersion replaces the stored version (vault, name, version)
 	// of a key that is not deleted.
@@ -41,6 +42,23 @@ type Store interface {
 	// KeyVersions lists the versions of a key that is not deleted, oldest
 	// first. NotFound if the key does not exist.
 	KeyVersions(ctx context.Context, vaultID, name string, p Page) ([]KeyVersion, string, error)
+	// KeyVersionCount returns how many versions a key has (zero if it
+	// does not exist).
+	KeyVersionCount(ctx context.Context, vaultID, name string) (int, error)
+
+	// RotationPolicy returns the rotation policy set on a key. NotFound if
+	// none was set. A key's policy goes when the key is purged.
+	RotationPolicy(ctx context.Context, vaultID, name string) (RotationPolicy, error)
+	// PutRotationPolicy stores p as the policy of key p.Name and, in the
+	// same transaction, the RotationDue of its newest version cur. NotFound
+	// if the key is absent or deleted; Conflict if cur is no longer its
+	// newest version.
+	PutRotationPolicy(ctx context.Context, p RotationPolicy, cur KeyVersion) error
+	// DueRotations returns up to max keys that are not deleted, in vaults
+	// that are not deleted, whose newest version has a RotationDue at or
+	// before now, earliest first (ties by vault id and name).
+	// Its cost grows with the keys returned, not with all keys.
+	DueRotations(ctx context.Context, now time.Time, max int) ([]DueKey, error)
 
 	// DeleteKey marks a key and all its versions deleted.
 	DeleteKey(ctx context.Context, vaultID, name string, d Deletion) error
@@ -56,6 +74,15 @@ type Store interface {
 	// RestoreKey inserts all versions of one key (same vault, same name)
 	// at once. Conflict if a key of that name exists, deleted or not.
 	RestoreKey(ctx context.Context, versions []KeyVersion) error
+}
+
+// DueKey names a key that is due for rotation.
+type DueKey struct {
+	VaultID   string
+	VaultKind VaultKind
+	VaultName string
+	Name      string
+	Due       time.Time
 }
 
 // VaultFilter selects vaults. Empty fields match everything.

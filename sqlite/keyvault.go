@@ -221,7 +221,7 @@ func (db *DB) PurgeVault(ctx context.Context, id string) error {
 }
 
 const versionColumns = `kv.vault_id, kv.name, kv.version, kv.kty, kv.size, kv.crv, kv.pub_kty, kv.pub_crv, kv.pub_n, kv.pub_e, kv.pub_x, kv.pub_y,
-	kv.ops, kv.enabled, kv.nbf, kv.exp, kv.created, kv.updated, kv.exportable, kv.release_policy, kv.tags, kv.handle, kv.seq`
+	kv.ops, kv.enabled, kv.nbf, kv.exp, kv.created, kv.updated, kv.exportable, kv.release_policy, kv.tags, kv.handle, kv.rotation_due, kv.seq`
 
 func versionArgs(kv keyvault.KeyVersion) []any {
 	ops := kv.Ops
@@ -243,18 +243,18 @@ func versionArgs(kv keyvault.KeyVersion) []any {
 	return []any{kv.VaultID, kv.Name, kv.Version, string(kv.Type), kv.Size, string(kv.Curve),
 		string(kv.Public.Type), string(kv.Public.Curve), kv.Public.N, kv.Public.E, kv.Public.X, kv.Public.Y,
 		jsonText(ops), b2i(kv.Enabled), unixOrNull(kv.NotBefore), unixOrNull(kv.Expires), kv.Created.Unix(),
-		kv.Updated.Unix(), b2i(kv.Exportable), rp, jsonText(tags), handle}
+		kv.Updated.Unix(), b2i(kv.Exportable), rp, jsonText(tags), handle, unixOrNull(kv.RotationDue)}
 }
 
 func scanVersion(row scanner) (keyvault.KeyVersion, int64, error) {
 	var kv keyvault.KeyVersion
 	var kty, crv, pubKty, pubCrv, ops, tags string
-	var nbf, exp sql.NullInt64
+	var nbf, exp, due sql.NullInt64
 	var created, updated, seq int64
 	var rp sql.NullString
 	var handle []byte
 	err := row.Scan(&kv.VaultID, &kv.Name, &kv.Version, &kty, &kv.Size, &crv, &pubKty, &pubCrv, &kv.Public.N, &kv.Public.E,
-		&kv.Public.X, &kv.Public.Y, &ops, &kv.Enabled, &nbf, &exp, &created, &updated, &kv.Exportable, &rp, &tags, &handle, &seq)
+		&kv.Public.X, &kv.Public.Y, &ops, &kv.Enabled, &nbf, &exp, &created, &updated, &kv.Exportable, &rp, &tags, &handle, &due, &seq)
 	if err != nil {
 		return keyvault.KeyVersion{}, 0, err
 	}
@@ -271,15 +271,15 @@ func scanVersion(row scanner) (keyvault.KeyVersion, int64, error) {
 		p := keyvault.ReleasePolicy(r)
 		kv.ReleasePolicy = &p
 	}
-	kv.NotBefore, kv.Expires = timeFromNull(nbf), timeFromNull(exp)
+	kv.NotBefore, kv.Expires, kv.RotationDue = timeFromNull(nbf), timeFromNull(exp), timeFromNull(due)
 	kv.Created, kv.Updated = timeFromNull(sql.NullInt64{Int64: created, Valid: true}), timeFromNull(sql.NullInt64{Int64: updated, Valid: true})
 	return kv, seq, nil
 }
 
 func insertVersion(ctx context.Context, tx *sql.Tx, kv keyvault.KeyVersion) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (vault_id, name, version, kty, size, crv, pub_kty, pub_crv,
-		pub_n, pub_e, pub_x, pub_y, ops, enabled, nbf, exp, created, updated, exportable, release_policy, tags, handle)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionArgs(kv)...)
+		pub_n, pub_e, pub_x, pub_y, ops, enabled, nbf, exp, created, updated, exportable, release_policy, tags, handle, rotation_due)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionArgs(kv)...)
 	return err
 }
 
@@ -333,6 +333,11 @@ func (db *DB) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 		if n > 0 {
 			return tresor.Errorf(tresor.Conflict, "version %s exists", kv.Version)
 		}
+		// Only the newest version carries the key's rotation schedule.
+		if _, err := tx.ExecContext(ctx, `UPDATE key_versions SET rotation_due = NULL
+			WHERE vault_id = ? AND name = ? AND rotation_due IS NOT NULL`, kv.VaultID, kv.Name); err != nil {
+			return err
+		}
 		return insertVersion(ctx, tx, kv)
 	})
 	return internal(err, "sqlite: create key version")
@@ -353,7 +358,7 @@ func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 		a := versionArgs(kv)
 		res, err := tx.ExecContext(ctx, `UPDATE key_versions SET kty = ?, size = ?, crv = ?, pub_kty = ?, pub_crv = ?,
 			pub_n = ?, pub_e = ?, pub_x = ?, pub_y = ?, ops = ?, enabled = ?, nbf = ?, exp = ?, created = ?,
-			updated = ?, exportable = ?, release_policy = ?, tags = ?, handle = ?
+			updated = ?, exportable = ?, release_policy = ?, tags = ?, handle = ?, rotation_due = ?
 			WHERE vault_id = ? AND name = ? AND version = ?`,
 			append(a[3:], kv.VaultID, kv.Name, kv.Version)...)
 		if err != nil {

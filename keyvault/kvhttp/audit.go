@@ -39,6 +39,9 @@ var operations = map[string]string{
 	"POST /keys/{name}/verify":              "Verify",
 	"POST /keys/{name}/{version}/verify":    "Verify",
 	"POST /rng":                             "GetRandomBytes",
+	"GET /keys/{name}/rotationpolicy":       "GetKeyRotationPolicy",
+	"PUT /keys/{name}/rotationpolicy":       "UpdateKeyRotationPolicy",
+	"POST /keys/{name}/rotate":              "RotateKey",
 }
 
 // record writes one audit record for a finished request. Nothing from the

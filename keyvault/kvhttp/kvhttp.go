@@ -114,6 +114,9 @@ func (h *Handler) routes() []route {
 		{"POST /keys/{name}/verify", smallBody, std, h.verify},
 		{"POST /keys/{name}/{version}/verify", smallBody, std, h.verify},
 		{"POST /rng", smallBody, std, h.getRandomBytes},
+		{"GET /keys/{name}/rotationpolicy", 0, std, h.getKeyRotationPolicy},
+		{"PUT /keys/{name}/rotationpolicy", smallBody, std, h.updateKeyRotationPolicy},
+		{"POST /keys/{name}/rotate", 0, slow, h.rotateKey},
 	}
 }
 

@@ -67,6 +67,8 @@ func TestStore(t *testing.T, open func(t *testing.T) keyvault.Store) {
 		{"RestoreKeyAtomic", testRestoreKeyAtomic},
 		{"Copies", testCopies},
 		{"KeyNamesIgnoreCase", testKeyNamesIgnoreCase},
+		{"RotationPolicy", testRotationPolicy},
+		{"DueRotations", testDueRotations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

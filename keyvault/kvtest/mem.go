@@ -34,6 +34,7 @@ func keyOf(vaultID, name string) keyID { return keyID{vaultID, strings.ToLower(n
 type memKey struct {
 	versions []memVersion       // in creation order
 	deletion *keyvault.Deletion // nil unless deleted, whatever the times say
+	policy   *keyvault.RotationPolicy
 }
 
 // memVersion is a version with its place in the order of creation, which
@@ -92,7 +93,14 @@ func copyVersion(kv keyvault.KeyVersion) keyvault.KeyVersion {
 		kv.ReleasePolicy = &rp
 	}
 	kv.NotBefore, kv.Expires, kv.Created, kv.Updated = norm(kv.NotBefore), norm(kv.Expires), norm(kv.Created), norm(kv.Updated)
+	kv.RotationDue = norm(kv.RotationDue)
 	return kv
+}
+
+func copyPolicy(p keyvault.RotationPolicy) keyvault.RotationPolicy {
+	p.Actions = slices.Clone(p.Actions)
+	p.Created, p.Updated = norm(p.Created), norm(p.Updated)
+	return p
 }
 
 func copyDeletion(d keyvault.Deletion) keyvault.Deletion {
@@ -195,9 +203,70 @@ func (s *memStore) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion)
 		return tresor.Errorf(tresor.Conflict, "key %s version %s exists", kv.Name, kv.Version)
 	}
 	s.seq++
+	for i := range k.versions {
+		k.versions[i].kv.RotationDue = time.Time{}
+	}
 	k.versions = append(k.versions, memVersion{s.seq, copyVersion(kv)})
 	s.keys[id] = k
 	return nil
+}
+
+func (s *memStore) KeyVersionCount(ctx context.Context, vaultID, name string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := s.keys[keyOf(vaultID, name)]; k != nil {
+		return len(k.versions), nil
+	}
+	return 0, nil
+}
+
+func (s *memStore) RotationPolicy(ctx context.Context, vaultID, name string) (keyvault.RotationPolicy, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.keys[keyOf(vaultID, name)]
+	if k == nil || k.policy == nil {
+		return keyvault.RotationPolicy{}, notFound("rotation policy of %s", name)
+	}
+	p := copyPolicy(*k.policy)
+	p.Name = k.versions[0].kv.Name
+	return p, nil
+}
+
+func (s *memStore) PutRotationPolicy(ctx context.Context, p keyvault.RotationPolicy, cur keyvault.KeyVersion) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, err := s.live(p.VaultID, p.Name)
+	if err != nil {
+		return err
+	}
+	if newest := &k.versions[len(k.versions)-1].kv; newest.Version != cur.Version {
+		return tresor.Errorf(tresor.Conflict, "version %s of key %s is not its newest", cur.Version, p.Name)
+	} else {
+		newest.RotationDue = norm(cur.RotationDue)
+	}
+	cp := copyPolicy(p)
+	k.policy = &cp
+	return nil
+}
+
+func (s *memStore) DueRotations(ctx context.Context, now time.Time, max int) ([]keyvault.DueKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []keyvault.DueKey
+	for _, k := range s.keys {
+		newest := k.versions[len(k.versions)-1].kv
+		v, ok := s.vaults[newest.VaultID]
+		if ok && v.Deleted.IsZero() && !k.deleted() && !newest.RotationDue.IsZero() && !newest.RotationDue.After(now) {
+			out = append(out, keyvault.DueKey{VaultID: newest.VaultID, VaultKind: v.Kind, VaultName: v.Name, Name: newest.Name, Due: newest.RotationDue})
+		}
+	}
+	slices.SortFunc(out, func(a, b keyvault.DueKey) int {
+		return cmp.Or(a.Due.Compare(b.Due), strings.Compare(a.VaultID, b.VaultID), strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)))
+	})
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out, nil
 }
 
 // version returns the index of a version, or -1.

@@ -1,0 +1,140 @@
+package kvtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/internal/period"
+	"github.com/tresorkms/tresor/keyvault"
+)
+
+func testRotationPolicy(t *testing.T, s keyvault.Store) {
+	ctx := context.Background()
+	newVaults(t, s, "v1")
+	kvs := create(t, s, fullVersion("v1", "Key", 1))
+	wantKind(t, "RotationPolicy(never set)", second(s.RotationPolicy(ctx, "v1", "key")), tresor.NotFound)
+
+	p := keyvault.RotationPolicy{
+		VaultID: "v1", Name: "Key",
+		Actions: []keyvault.LifetimeAction{
+			{Type: keyvault.LifetimeRotate, TimeAfterCreate: period.MustParse("P18M")},
+			{Type: keyvault.LifetimeNotify, TimeBeforeExpiry: period.MustParse("P30D")},
+		},
+		ExpiryTime: period.MustParse("P2Y"),
+		Created:    t0.In(cet), Updated: t0.Add(time.Hour),
+	}
+	cur := kvs[0]
+	cur.RotationDue = t0.AddDate(0, 18, 0)
+	must(t, "PutRotationPolicy", s.PutRotationPolicy(ctx, p, cur))
+	got, err := s.RotationPolicy(ctx, "v1", "KEY")
+	must(t, "RotationPolicy", err)
+	want := p
+	want.Created = t0
+	if diff := cmp.Diff(want, got, equate, cmp.Comparer(func(a, b period.Period) bool { return a.String() == b.String() })); diff != "" {
+		t.Errorf("RotationPolicy mismatch (-want +got):\n%s", diff)
+	}
+	wantUTC(t, "policy", got.Created, got.Updated)
+	v, err := s.KeyVersion(ctx, "v1", "key", "")
+	must(t, "KeyVersion", err)
+	if !v.RotationDue.Equal(cur.RotationDue) {
+		t.Errorf("RotationDue = %v, want %v", v.RotationDue, cur.RotationDue)
+	}
+
+	// Replacing: an empty list of actions is a policy too.
+	p.Actions, p.ExpiryTime = []keyvault.LifetimeAction{}, period.Period{}
+	cur.RotationDue = time.Time{}
+	must(t, "PutRotationPolicy(empty)", s.PutRotationPolicy(ctx, p, cur))
+	if got, err := s.RotationPolicy(ctx, "v1", "key"); err != nil || len(got.Actions) != 0 || !got.ExpiryTime.IsZero() {
+		t.Errorf("after replacing: %+v, %v", got, err)
+	}
+
+	// Refusals: a stale newest version, a missing or deleted key.
+	kvs = create(t, s, fullVersion("v1", "Key", 2))
+	wantKind(t, "PutRotationPolicy(stale version)", s.PutRotationPolicy(ctx, p, cur), tresor.Conflict)
+	missing := p
+	missing.Name = "nope"
+	wantKind(t, "PutRotationPolicy(missing key)", s.PutRotationPolicy(ctx, missing, kvs[0]), tresor.NotFound)
+	must(t, "DeleteKey", s.DeleteKey(ctx, "v1", "key", deletion(1)))
+	wantKind(t, "PutRotationPolicy(deleted key)", s.PutRotationPolicy(ctx, p, kvs[0]), tresor.NotFound)
+
+	// Purging the key takes its policy.
+	must(t, "PurgeKey", s.PurgeKey(ctx, "v1", "key"))
+	create(t, s, fullVersion("v1", "key", 3))
+	wantKind(t, "RotationPolicy(after purge)", second(s.RotationPolicy(ctx, "v1", "key")), tresor.NotFound)
+	if n, err := s.KeyVersionCount(ctx, "v1", "key"); err != nil || n != 1 {
+		t.Errorf("KeyVersionCount = %d, %v; want 1", n, err)
+	}
+	if n, err := s.KeyVersionCount(ctx, "v1", "nope"); err != nil || n != 0 {
+		t.Errorf("KeyVersionCount(missing) = %d, %v; want 0", n, err)
+	}
+}
+
+func testDueRotations(t *testing.T, s keyvault.Store) {
+	ctx := context.Background()
+	newVaults(t, s, "v1", "v2")
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	version := func(vault, name string, i, dueHour int) keyvault.KeyVersion {
+		kv := fullVersion(vault, name, i)
+		if dueHour >= 0 {
+			kv.RotationDue = at(dueHour)
+		} else {
+			kv.RotationDue = time.Time{}
+		}
+		return kv
+	}
+	create(t, s,
+		version("v1", "a", 1, 5),
+		version("v1", "b", 2, 1),
+		version("v2", "c", 3, 3),
+		version("v1", "d", 4, -1),
+		version("v1", "late", 5, 100),
+		version("v1", "gone", 6, 2),
+	)
+	must(t, "DeleteKey", s.DeleteKey(ctx, "v1", "gone", deletion(1)))
+	names := func(ds []keyvault.DueKey) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.VaultID+"/"+d.Name)
+		}
+		return out
+	}
+	got, err := s.DueRotations(ctx, at(5), 10)
+	must(t, "DueRotations", err)
+	if diff := cmp.Diff([]string{"v1/b", "v2/c", "v1/a"}, names(got)); diff != "" {
+		t.Errorf("DueRotations at +5h (-want +got):\n%s", diff)
+	}
+	if len(got) > 0 && !got[0].Due.Equal(at(1)) {
+		t.Errorf("first due = %v, want %v", got[0].Due, at(1))
+	}
+	got, err = s.DueRotations(ctx, at(5), 2)
+	must(t, "DueRotations(max 2)", err)
+	if diff := cmp.Diff([]string{"v1/b", "v2/c"}, names(got)); diff != "" {
+		t.Errorf("DueRotations with max 2 (-want +got):\n%s", diff)
+	}
+	// A new version ends the schedule of the old one: only its own counts.
+	create(t, s, version("v1", "B", 7, 50))
+	got, err = s.DueRotations(ctx, at(5), 10)
+	must(t, "DueRotations", err)
+	if diff := cmp.Diff([]string{"v2/c", "v1/a"}, names(got)); diff != "" {
+		t.Errorf("DueRotations after b's new version (-want +got):\n%s", diff)
+	}
+	old, err := s.KeyVersion(ctx, "v1", "b", versionID(2))
+	must(t, "KeyVersion", err)
+	if !old.RotationDue.IsZero() {
+		t.Errorf("the old version keeps RotationDue %v", old.RotationDue)
+	}
+	// Updating the newest version moves its due time.
+	a, err := s.KeyVersion(ctx, "v1", "a", "")
+	must(t, "KeyVersion", err)
+	a.RotationDue = at(200)
+	must(t, "UpdateKeyVersion", s.UpdateKeyVersion(ctx, a))
+	got, err = s.DueRotations(ctx, at(1000), 10)
+	must(t, "DueRotations", err)
+	if diff := cmp.Diff([]string{"v2/c", "v1/B", "v1/late", "v1/a"}, names(got)); diff != "" {
+		t.Errorf("DueRotations at +1000h (-want +got):\n%s", diff)
+	}
+}
