@@ -57,6 +57,8 @@ Server:
 Resources (mirror az):
   group create|show|list|delete
   identity create|show|list|delete -n NAME -g GROUP            user-assigned managed identities
+  ad sp create-for-rbac --name N [--role R --scopes ARM-ID...] [--years Y]   application, password, service principal, roles
+  ad sp list|show|delete [--display-name P] [--id APPID_OR_OID]; ad app list|show|delete; ad app credential reset --id APPID [--append]
   keyvault create|show|list|delete|purge|recover|list-deleted   (--hsm-name for Managed HSM)
   keyvault role assignment create|list|delete --hsm-name H [--role R --assignee OID --scope /keys/K]
   role assignment create|list|delete [--role R --assignee OID --scope ARM-ID] [--name GUID]
@@ -88,6 +90,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return groupCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "identity":
 		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "ad":
+		return lookupAD(args[1:], stdout)
 	case "role":
 		if word(1) == "definition" {
 			return roleDefinitionCommand{op: word(2), out: stdout}, rest(args, 3), nil

@@ -130,6 +130,7 @@ type urls struct {
 	authority     string // https://{D}:{port}/
 	arm           string // https://{D}:{port}
 	armAudience   string
+	graphAudience string // https://graph.{D}; Graph itself is served at arm + /v1.0
 	vaultResource string // https://vault.{D}:{port}
 	hsmResource   string
 }
@@ -146,6 +147,7 @@ func (s *Server) urls() urls {
 		authority:     "https://" + d + suffix + "/",
 		arm:           "https://" + d + suffix,
 		armAudience:   "https://management." + d,
+		graphAudience: "https://graph." + d,
 		vaultResource: "https://vault." + d + suffix,
 		hsmResource:   "https://managedhsm." + d + suffix,
 	}
@@ -249,6 +251,7 @@ func (s *Server) writeEnv() error {
 		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "TRESOR_ADMIN_OBJECT_ID", "AZURE_AUTHORITY_HOST",
 		"AZURE_SUBSCRIPTION_ID", "TRESOR_ARM_ENDPOINT", "TRESOR_ARM_AUDIENCE", "TRESOR_CA_FILE",
 		"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS", "TRESOR_IDENTITY_ENDPOINT", "TRESOR_IDENTITY_HEADER",
+		"TRESOR_GRAPH_ENDPOINT", "TRESOR_GRAPH_AUDIENCE",
 	} {
 		fmt.Fprintf(&b, "export %s='%s'\n", k, s.Env[k])
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tresorkms/tresor/arm/vault"
 	"github.com/tresorkms/tresor/client"
 	"github.com/tresorkms/tresor/identity"
+	"github.com/tresorkms/tresor/identity/graphhttp"
 	"github.com/tresorkms/tresor/identity/idhttp"
 	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/pki"
@@ -33,6 +34,7 @@ type system struct {
 	identity *identity.Service
 	tokens   http.Handler // the issuer's OAuth and OpenID endpoints
 	arm      http.Handler // the ARM front door
+	graph    http.Handler // the Microsoft Graph subset (applications, service principals)
 
 	adminObjectID string // the bootstrap admin principal
 }
@@ -54,7 +56,8 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 		// Each data plane accepts its audience with and without the port:
 		// the SDKs ask for the challenge's resource (with the port), people
 		// configuring scopes by hand often leave it out.
-		Audiences:  []string{u.vaultResource, "https://vault." + d, u.hsmResource, "https://managedhsm." + d, u.armAudience},
+		Audiences: []string{u.vaultResource, "https://vault." + d, u.hsmResource, "https://managedhsm." + d, u.armAudience,
+			u.graphAudience, u.graphAudience + u.suffix},
 		HostSecret: hostSecret(root),
 	}
 	admin, err := sys.identity.Bootstrap(ctx)
@@ -82,6 +85,14 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 	if err != nil {
 		return err
 	}
+	sys.graph = graphhttp.New(graphhttp.Config{
+		Identity:     sys.identity,
+		Authenticate: sys.authenticator(u.graphAudience, u.graphAudience+u.suffix),
+		BaseURL:      u.arm,
+		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + admin.TenantID,
+		Audit:        s.record,
+		Logger:       s.Logger,
+	})
 	s.Env = client.Env{
 		"AZURE_TENANT_ID":        admin.TenantID,
 		"AZURE_CLIENT_ID":        admin.ClientID,
@@ -101,6 +112,10 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 		// these (README, "Managed identities").
 		"TRESOR_IDENTITY_ENDPOINT": strings.TrimSuffix(u.authority, "/") + "/msi/token",
 		"TRESOR_IDENTITY_HEADER":   sys.identity.HostSecret,
+		// Microsoft Graph (applications, service principals) is served on
+		// the control host under /v1.0, for tokens of this audience.
+		"TRESOR_GRAPH_ENDPOINT": u.arm,
+		"TRESOR_GRAPH_AUDIENCE": u.graphAudience,
 	}
 	return s.writeEnv()
 }
@@ -125,9 +140,10 @@ func (sys *system) authenticator(audiences ...string) func(context.Context, stri
 
 func (sys *system) tlsConfig() *tls.Config { return sys.pki.TLSConfig() }
 
-// control serves the domain itself: the health check, ARM and the token
-// issuer. ARM paths start with /subscriptions or /providers; everything
-// else belongs to the issuer, whose paths start with a tenant.
+// control serves the domain itself: the health check, ARM, Microsoft
+// Graph and the token issuer. ARM paths start with /subscriptions or
+// /providers, Graph's with /v1.0; everything else belongs to the issuer,
+// whose paths start with a tenant.
 func (sys *system) control() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.ToLower(r.URL.Path)
@@ -137,6 +153,8 @@ func (sys *system) control() http.Handler {
 			w.Write([]byte("ok\n")) //nolint:errcheck // the client went away
 		case strings.HasPrefix(p, "/subscriptions") || strings.HasPrefix(p, "/providers"):
 			sys.arm.ServeHTTP(w, r)
+		case graphhttp.Owns(r):
+			sys.graph.ServeHTTP(w, r)
 		default:
 			sys.tokens.ServeHTTP(w, r)
 		}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,11 @@ var names = []string{
 	"TRESOR_DOMAIN", "TRESOR_ADDR",
 }
 
+// Variables that Load also reads from the process environment but that
+// older tresor.env files lack; the methods that use them fall back to
+// values derived from the others.
+var optionalNames = []string{"TRESOR_GRAPH_ENDPOINT", "TRESOR_GRAPH_AUDIENCE"}
+
 // Load reads dir/tresor.env if it exists and overlays the process
 // environment. It fails if the result lacks what clients need.
 func Load(dir string) (Env, error) {
@@ -44,7 +50,7 @@ func Load(dir string) (Env, error) {
 	} else if !os.IsNotExist(err) {
 		return nil, err
 	}
-	for _, n := range names {
+	for _, n := range slices.Concat(names, optionalNames) {
 		if v := os.Getenv(n); v != "" {
 			e[n] = v
 		}
@@ -126,6 +132,25 @@ func (e Env) HSMResource() string {
 // HSMURL returns the URL of a Managed HSM.
 func (e Env) HSMURL(name string) string {
 	return "https://" + name + ".managedhsm." + e["TRESOR_DOMAIN"] + e.portSuffix()
+}
+
+// GraphEndpoint returns the base URL of tresor's Microsoft Graph subset,
+// without the version ("https://localhost:8443"; Graph's paths start with
+// /v1.0): the control host.
+func (e Env) GraphEndpoint() string {
+	if v := e["TRESOR_GRAPH_ENDPOINT"]; v != "" {
+		return strings.TrimSuffix(v, "/")
+	}
+	return strings.TrimSuffix(e["TRESOR_ARM_ENDPOINT"], "/")
+}
+
+// GraphAudience returns the audience of tokens for Graph
+// ("https://graph.localhost"); the scope to request is it + "/.default".
+func (e Env) GraphAudience() string {
+	if v := e["TRESOR_GRAPH_AUDIENCE"]; v != "" {
+		return v
+	}
+	return "https://graph." + e["TRESOR_DOMAIN"]
 }
 
 // Cloud returns the cloud configuration that points the SDKs at tresor.

@@ -47,10 +47,11 @@ func newTokens(t *testing.T, e *env) *tokens {
 }
 
 // principal creates a service principal in tenant and returns its object
-// and client ids.
+// and client ids. It is created at the past Service's time, so that its
+// password is valid then too (a password is refused before its start).
 func (tk *tokens) principal(t *testing.T, tenant, name string) (objectID, clientID string) {
 	t.Helper()
-	sp, secret, err := tk.e.srv.Identity().CreateServicePrincipal(context.Background(), tenant, name)
+	sp, secret, err := tk.past.CreateServicePrincipal(context.Background(), tenant, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,17 @@
 // signs, all of them validate. Client secrets are 256-bit random strings
 // stored only as salted SHA-256 hashes.
 //
+// As in Entra, an application (the registration, with its client id and
+// password credentials) and its service principal (the identity in the
+// tenant that tokens name as "oid" and role assignments name) are separate
+// objects with separate object ids. An application may have several
+// passwords, each with its own validity, and may exist without a service
+// principal, which then obtains no tokens. Directory manages them for
+// Microsoft Graph's applications and servicePrincipals.
+//
 // The package holds the rules; identity/idhttp speaks the OAuth and OpenID
-// wire protocol and a Store (sqlite) keeps the records.
+// wire protocol, identity/graphhttp Microsoft Graph's, and a Store (sqlite)
+// keeps the records.
 package identity
 
 import (
@@ -37,24 +46,50 @@ type Tenant struct {
 	Created     time.Time
 }
 
-// ServicePrincipal is an application's identity in a tenant. It
-// authenticates with a client secret, of which only a salted hash is kept.
+// ServicePrincipal is an identity in a tenant: the object that tokens name
+// ("oid") and role assignments are given to.
+//
+// A service principal of Type ServicePrincipal belongs to the application
+// with the same AppID, which holds its credentials.
 //
 // A managed identity is a service principal of Type ManagedIdentity with no
-// secret: the platform obtains its tokens for it (IssueManagedIdentityToken).
-// Its ResourceID is the ARM id it belongs to: the user-assigned identity
-// resource, or the resource whose system-assigned identity it is. Tokens
-// carry it as "xms_mirid", as Entra's do.
+// application: the platform obtains its tokens for it
+// (IssueManagedIdentityToken). Its ResourceID is the ARM id it belongs to:
+// the user-assigned identity resource, or the resource whose
+// system-assigned identity it is. Tokens carry it as "xms_mirid", as
+// Entra's do.
 type ServicePrincipal struct {
 	ObjectID    string // the "oid" claim; role assignments name this
 	AppID       string // the client id; unique across tenants
 	DisplayName string
 	TenantID    string
 	Type        tresor.PrincipalType
-	SecretHash  []byte // SHA-256(SecretSalt || secret); empty for managed identities
-	SecretSalt  []byte
 	ResourceID  string // managed identities only; unique, compared ignoring case
 	Created     time.Time
+}
+
+// Application is an application registration: the client id and the
+// credentials with which its service principal authenticates. Its object
+// id is not its service principal's.
+type Application struct {
+	ObjectID    string // the application object's id ("id" in Graph)
+	AppID       string // the client id, shared with its service principal
+	TenantID    string
+	DisplayName string
+	Passwords   []PasswordCredential // oldest first (by Start, ties by KeyID)
+	Created     time.Time
+}
+
+// PasswordCredential is one client secret of an application, of which only
+// a salted hash is kept. It is valid from Start until End.
+type PasswordCredential struct {
+	KeyID       string // a lower-case GUID
+	DisplayName string // optional
+	Hint        string // the secret's first three characters, as Entra shows them
+	Hash        []byte // SHA-256(Salt || secret)
+	Salt        []byte
+	Start       time.Time
+	End         time.Time
 }
 
 // SigningKey is a token signing key as stored: the PKCS#8 form of an RSA
@@ -65,8 +100,13 @@ type SigningKey struct {
 	Created time.Time
 }
 
-// Store persists tenants, service principals and signing keys. It keeps no
-// rules of its own.
+// Store persists tenants, applications, service principals and signing
+// keys. It keeps no rules of its own beyond the integrity of references.
+//
+// Object ids are one namespace: an application and a service principal
+// never share one. Client ids (AppID) are unique among applications and
+// among service principals; an application and its service principal share
+// theirs.
 //
 // Methods return a *tresor.Error with Kind NotFound when the object does
 // not exist and Conflict when an identifier is taken; any other failure is
@@ -79,13 +119,38 @@ type Store interface {
 	// Tenants lists all tenants, oldest first (ties by ID).
 	Tenants(ctx context.Context) ([]Tenant, error)
 
+	// CreateApplication inserts a with its passwords. NotFound if
+	// a.TenantID does not exist; Conflict if a.ObjectID is taken by an
+	// application or a service principal, if a.AppID is taken by another
+	// application or by a service principal, or if a password's KeyID is
+	// taken.
+	CreateApplication(ctx context.Context, a Application) error
+	// Application returns the application with that object ID.
+	Application(ctx context.Context, objectID string) (Application, error)
+	// ApplicationByAppID returns the application with that client ID.
+	ApplicationByAppID(ctx context.Context, appID string) (Application, error)
+	// Applications lists a tenant's applications, oldest first (ties by
+	// object ID). An unknown tenant has none.
+	Applications(ctx context.Context, tenantID string) ([]Application, error)
+	// DeleteApplication removes the application with that object ID
+	// together with its passwords and its service principal, if any.
+	// NotFound if there is none.
+	DeleteApplication(ctx context.Context, objectID string) error
+	// AddPassword adds c to the application with that object ID. NotFound
+	// if there is none; Conflict if c.KeyID is taken.
+	AddPassword(ctx context.Context, objectID string, c PasswordCredential) error
+	// RemovePassword removes the password keyID from the application with
+	// that object ID. NotFound if the application has no such password.
+	RemovePassword(ctx context.Context, objectID, keyID string) error
+
 	// CreateServicePrincipal inserts sp. NotFound if sp.TenantID does not
-	// exist; Conflict if sp.ObjectID or sp.AppID is taken, or sp.ResourceID
-	// is not empty and taken (compared ignoring case).
+	// exist, or if sp is of Type ServicePrincipal and no application of
+	// that tenant has sp.AppID; Conflict if sp.ObjectID is taken by a
+	// service principal or an application, if another service principal
+	// has sp.AppID, if sp is a managed identity and an application has
+	// sp.AppID, or if sp.ResourceID is not empty and taken (compared
+	// ignoring case).
 	CreateServicePrincipal(ctx context.Context, sp ServicePrincipal) error
-	// UpdateServicePrincipal replaces the mutable fields (DisplayName,
-	// SecretHash, SecretSalt) of the service principal sp.ObjectID.
-	UpdateServicePrincipal(ctx context.Context, sp ServicePrincipal) error
 	// ServicePrincipal returns the service principal with that object ID.
 	ServicePrincipal(ctx context.Context, objectID string) (ServicePrincipal, error)
 	// ServicePrincipalByAppID returns the service principal with that
@@ -98,9 +163,10 @@ type Store interface {
 	// (ties by object ID). An unknown tenant has none.
 	ServicePrincipals(ctx context.Context, tenantID string) ([]ServicePrincipal, error)
 	// DeleteServicePrincipal removes the service principal with that
-	// object ID. NotFound if there is none; Conflict if a Store that also
-	// keeps user-assigned identity resources (arm/msi) holds one for it,
-	// which must be deleted as a whole.
+	// object ID; its application, if any, stays. NotFound if there is
+	// none; Conflict if a Store that also keeps user-assigned identity
+	// resources (arm/msi) holds one for it, which must be deleted as a
+	// whole.
 	DeleteServicePrincipal(ctx context.Context, objectID string) error
 
 	// PutSigningKey inserts k. Conflict if a key with k.ID exists.

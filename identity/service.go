@@ -49,8 +49,8 @@ type Service struct {
 
 // Bootstrap prepares a new installation and is safe to call on every start:
 // it creates, where missing, the first tenant, a signing key and the admin
-// service principal (named AdminName, in the oldest tenant), and returns
-// the admin.
+// (an application named AdminName with a password that does not expire,
+// and its service principal, in the oldest tenant), and returns the admin.
 //
 // The client secret cannot be recovered from the store, so Admin carries it
 // only on the call that created the principal (Created is true). The caller
@@ -87,11 +87,11 @@ func (s *Service) Bootstrap(ctx context.Context) (Admin, error) {
 		return Admin{}, err
 	}
 	for _, sp := range sps {
-		if sp.DisplayName == AdminName {
+		if isAdmin(sp) {
 			return Admin{TenantID: home.ID, ClientID: sp.AppID, ObjectID: sp.ObjectID}, nil
 		}
 	}
-	sp, secret, err := s.CreateServicePrincipal(ctx, home.ID, AdminName)
+	sp, secret, err := s.register(ctx, home.ID, AdminName)
 	if err != nil {
 		return Admin{}, fmt.Errorf("bootstrap: %w", err)
 	}
@@ -144,28 +144,50 @@ func tenantNotFound(id string) error {
 		clip(id)).WithReason(ReasonInvalidTenant)
 }
 
-// CreateServicePrincipal creates a service principal in a tenant and
-// returns it with its client secret, which is not stored and cannot be
-// read again. NotFound (ReasonInvalidTenant) if the tenant does not exist;
-// Invalid if displayName is empty or too long.
+// CreateServicePrincipal registers an application in a tenant with one
+// password that does not expire, creates its service principal, and
+// returns the service principal with the password, which is not stored and
+// cannot be read again. It is the in-process form of what 'tresor ad sp
+// create-for-rbac' does through Graph, for tests and tools. NotFound
+// (ReasonInvalidTenant) if the tenant does not exist; Invalid if
+// displayName is empty, too long or AdminName, which is the administrator's
+// (see Directory).
 func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayName string) (ServicePrincipal, string, error) {
 	if err := checkDisplayName(displayName); err != nil {
 		return ServicePrincipal{}, "", err
 	}
+	if reservedName(displayName) {
+		return ServicePrincipal{}, "", tresor.Errorf(tresor.Invalid, "The display name %s is reserved for the tenant's administrator.", AdminName)
+	}
+	return s.register(ctx, tenantID, displayName)
+}
+
+// register is CreateServicePrincipal without the check of the name.
+func (s *Service) register(ctx context.Context, tenantID, displayName string) (ServicePrincipal, string, error) {
 	t, err := s.Tenant(ctx, tenantID)
 	if err != nil {
 		return ServicePrincipal{}, "", err
 	}
-	secret, salt := newSecret(), random(16)
-	sp := ServicePrincipal{
+	now := s.now()
+	password, secret := newPassword("tresor", now, NoExpiry)
+	app := Application{
 		ObjectID:    NewGUID(),
 		AppID:       NewGUID(),
+		TenantID:    t.ID,
+		DisplayName: displayName,
+		Passwords:   []PasswordCredential{password},
+		Created:     now,
+	}
+	if err := s.Store.CreateApplication(ctx, app); err != nil {
+		return ServicePrincipal{}, "", fmt.Errorf("create application: %w", err)
+	}
+	sp := ServicePrincipal{
+		ObjectID:    NewGUID(),
+		AppID:       app.AppID,
 		DisplayName: displayName,
 		TenantID:    t.ID,
 		Type:        tresor.ServicePrincipal,
-		SecretHash:  hashSecret(salt, secret),
-		SecretSalt:  salt,
-		Created:     s.now(),
+		Created:     now,
 	}
 	if err := s.Store.CreateServicePrincipal(ctx, sp); err != nil {
 		return ServicePrincipal{}, "", fmt.Errorf("create service principal: %w", err)
@@ -173,45 +195,100 @@ func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayN
 	return sp, secret, nil
 }
 
+// NoExpiry is the end of the passwords that CreateServicePrincipal and
+// ResetCredential issue, which do not expire; Entra shows such passwords
+// with this date.
+var NoExpiry = time.Date(2299, 12, 31, 0, 0, 0, 0, time.UTC)
+
 // ServicePrincipal returns the service principal with that client (app) ID.
 // NotFound if there is none.
 func (s *Service) ServicePrincipal(ctx context.Context, appID string) (ServicePrincipal, error) {
 	return s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(appID))
 }
 
-// ResetCredential replaces the client secret of the service principal with
-// that client (app) ID and returns the new secret; the old one stops
-// working at once. Tokens already issued stay valid until they expire.
-// NotFound if there is no such service principal.
+// ResetCredential gives the application with that client (app) ID a new
+// password that does not expire and removes its other passwords; it
+// returns the new secret. The old secrets stop working at once; tokens
+// already issued stay valid until they expire. NotFound if there is no such
+// application.
 func (s *Service) ResetCredential(ctx context.Context, appID string) (string, error) {
-	sp, err := s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(appID))
+	app, err := s.Store.ApplicationByAppID(ctx, strings.ToLower(appID))
 	if err != nil {
 		return "", err
 	}
-	secret := newSecret()
-	sp.SecretSalt = random(16)
-	sp.SecretHash = hashSecret(sp.SecretSalt, secret)
-	if err := s.Store.UpdateServicePrincipal(ctx, sp); err != nil {
-		return "", fmt.Errorf("reset credential %s: %w", sp.AppID, err)
+	// Add before removing, so that a failure leaves a working password.
+	password, secret := newPassword("tresor", s.now(), NoExpiry)
+	if err := s.Store.AddPassword(ctx, app.ObjectID, password); err != nil {
+		return "", fmt.Errorf("reset credential %s: %w", app.AppID, err)
+	}
+	for _, old := range app.Passwords {
+		err := s.Store.RemovePassword(ctx, app.ObjectID, old.KeyID)
+		if err != nil && !tresor.IsKind(err, tresor.NotFound) {
+			return "", fmt.Errorf("reset credential %s: %w", app.AppID, err)
+		}
 	}
 	return secret, nil
 }
 
-// authenticateClient checks a client secret for a client ID in a tenant.
+// newPassword returns a new password credential valid from start to end,
+// and its secret.
+func newPassword(displayName string, start, end time.Time) (PasswordCredential, string) {
+	secret, salt := newSecret(), random(16)
+	return PasswordCredential{
+		KeyID:       NewGUID(),
+		DisplayName: displayName,
+		Hint:        secret[:3],
+		Hash:        hashSecret(salt, secret),
+		Salt:        salt,
+		Start:       start,
+		End:         end,
+	}, secret
+}
+
+// authenticateClient checks a client secret for a client ID in a tenant
+// and returns the application's service principal. The errors follow
+// Entra's: an unknown client (or a managed identity, which has no
+// application) is AADSTS700016, a secret that matches no password
+// AADSTS7000215, one that matches an expired password AADSTS7000222, and an
+// application without a service principal AADSTS7000229.
 func (s *Service) authenticateClient(ctx context.Context, tenantID, clientID, secret string) (ServicePrincipal, error) {
-	sp, err := s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(clientID))
+	app, err := s.Store.ApplicationByAppID(ctx, strings.ToLower(clientID))
 	if err != nil && !tresor.IsKind(err, tresor.NotFound) {
 		return ServicePrincipal{}, err
 	}
-	if err != nil || sp.TenantID != tenantID || sp.Type == tresor.ManagedIdentity {
+	if err != nil || app.TenantID != tenantID {
 		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
 			"AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.",
 			clip(clientID), tenantID).WithReason(ReasonInvalidClient)
 	}
-	if subtle.ConstantTimeCompare(hashSecret(sp.SecretSalt, secret), sp.SecretHash) != 1 {
+	// Every password is hashed and compared, so the time taken does not
+	// tell which one matched.
+	var match *PasswordCredential
+	for i := range app.Passwords {
+		c := &app.Passwords[i]
+		if subtle.ConstantTimeCompare(hashSecret(c.Salt, secret), c.Hash) == 1 {
+			match = c
+		}
+	}
+	now := s.now()
+	switch {
+	case match == nil || now.Before(match.Start):
 		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
 			"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.",
-			sp.AppID).WithReason(ReasonInvalidClient)
+			app.AppID).WithReason(ReasonInvalidClient)
+	case !now.Before(match.End):
+		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
+			"AADSTS7000222: The provided client secret keys for app '%s' are expired. Create new keys for your app ('tresor ad app credential reset --id %s'), or consider using certificate credentials for added security.",
+			app.AppID, app.AppID).WithReason(ReasonInvalidClient)
+	}
+	sp, err := s.Store.ServicePrincipalByAppID(ctx, app.AppID)
+	if tresor.IsKind(err, tresor.NotFound) {
+		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
+			"AADSTS7000229: The client application %s is missing service principal in the tenant %s. Create one ('POST /v1.0/servicePrincipals' with its appId, or 'tresor ad sp create-for-rbac').",
+			app.AppID, tenantID).WithReason(ReasonInvalidClient)
+	}
+	if err != nil {
+		return ServicePrincipal{}, err
 	}
 	return sp, nil
 }

@@ -41,10 +41,23 @@ func TestBootstrap(t *testing.T) {
 	if len(tenants) != 1 || len(keys) != 1 || len(sps) != 1 {
 		t.Errorf("after two Bootstraps: %d tenants, %d keys, %d service principals; want 1 each", len(tenants), len(keys), len(sps))
 	}
-	if sps[0].Type != tresor.ServicePrincipal || sps[0].TenantID != first.TenantID {
+	if sps[0].Type != tresor.ServicePrincipal || sps[0].TenantID != first.TenantID || sps[0].DisplayName != identity.AdminName {
 		t.Errorf("admin = %+v", sps[0])
 	}
-	for _, b := range [][]byte{sps[0].SecretHash, sps[0].SecretSalt} {
+	// The admin's application: its own object id, one password that does
+	// not expire, the secret kept only as a hash.
+	app, err := f.store.ApplicationByAppID(ctx, first.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.ObjectID == first.ObjectID || app.TenantID != first.TenantID || len(app.Passwords) != 1 {
+		t.Fatalf("admin application = %+v; want its own object id and one password", app)
+	}
+	pw := app.Passwords[0]
+	if !pw.End.Equal(identity.NoExpiry) || !pw.Start.Equal(start) || pw.Hint != first.ClientSecret[:3] || !identity.IsGUID(pw.KeyID) {
+		t.Errorf("admin password = %+v; want from %v to %v with hint %q", pw, start, identity.NoExpiry, first.ClientSecret[:3])
+	}
+	for _, b := range [][]byte{pw.Hash, pw.Salt} {
 		if strings.Contains(string(b), first.ClientSecret) {
 			t.Errorf("the store holds the client secret")
 		}
@@ -66,6 +79,23 @@ func TestResetCredential(t *testing.T) {
 	req.ClientSecret = secret
 	if _, err := f.svc.IssueToken(ctx, req); err != nil {
 		t.Errorf("IssueToken(new secret) = %v", err)
+	}
+	// Reset removes every other password, not only the previous one.
+	app, err := f.store.ApplicationByAppID(ctx, f.admin.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := identity.PasswordCredential{KeyID: identity.NewGUID(), Start: start, End: identity.NoExpiry}
+	if err := f.store.AddPassword(ctx, app.ObjectID, extra); err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.svc.ResetCredential(ctx, f.admin.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err = f.store.ApplicationByAppID(ctx, f.admin.ClientID)
+	if err != nil || len(app.Passwords) != 1 || app.Passwords[0].Hint != again[:3] {
+		t.Errorf("passwords after a second reset = %+v, %v; want only the new one", app.Passwords, err)
 	}
 	if _, err := f.svc.ResetCredential(ctx, "00000000-0000-4000-8000-000000000000"); !tresor.IsKind(err, tresor.NotFound) {
 		t.Errorf("ResetCredential(unknown) = %v, want NotFound", err)
@@ -102,6 +132,7 @@ func TestCreateServicePrincipal(t *testing.T) {
 		{"malformed tenant", "contoso.onmicrosoft.com", "x", tresor.NotFound},
 		{"empty name", other.ID, " ", tresor.Invalid},
 		{"long name", other.ID, strings.Repeat("x", 257), tresor.Invalid},
+		{"the admin's name", other.ID, "TRESOR-ADMIN", tresor.Invalid},
 	}
 	for _, tt := range tests {
 		_, _, err := f.svc.CreateServicePrincipal(ctx, tt.tenant, tt.display)

@@ -87,15 +87,34 @@ func (db *DB) CreateServicePrincipal(ctx context.Context, sp identity.ServicePri
 }
 
 // insertServicePrincipal inserts sp in tx after checking that its ids are
-// free; the tenant must have been checked.
+// free and that it has its application (or, for a managed identity, that
+// none has its client id); the tenant must have been checked.
 func insertServicePrincipal(ctx context.Context, tx *sql.Tx, sp identity.ServicePrincipal) error {
-	taken, err := identityRowExists(ctx, tx,
-		`SELECT 1 FROM identity_service_principals WHERE object_id = ? OR app_id = ?`, sp.ObjectID, sp.AppID)
+	taken, err := objectIDTaken(ctx, tx, sp.ObjectID)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return tresor.Errorf(tresor.Conflict, "object %s exists", sp.ObjectID)
+	}
+	taken, err = identityRowExists(ctx, tx, `SELECT 1 FROM identity_service_principals WHERE app_id = ?`, sp.AppID)
 	if err != nil {
 		return err
 	}
 	if taken {
 		return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", sp.ObjectID, sp.AppID)
+	}
+	var appTenant string
+	err = tx.QueryRowContext(ctx, `SELECT tenant_id FROM identity_applications WHERE app_id = ?`, sp.AppID).Scan(&appTenant)
+	hasApp := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	switch {
+	case sp.Type == tresor.ServicePrincipal && (!hasApp || appTenant != sp.TenantID):
+		return tresor.Errorf(tresor.NotFound, "application %s not found in tenant %s", sp.AppID, sp.TenantID)
+	case sp.Type != tresor.ServicePrincipal && hasApp:
+		return tresor.Errorf(tresor.Conflict, "application %s exists", sp.AppID)
 	}
 	if sp.ResourceID != "" {
 		taken, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_service_principals WHERE resource_id = ?`, sp.ResourceID)
@@ -106,15 +125,18 @@ func insertServicePrincipal(ctx context.Context, tx *sql.Tx, sp identity.Service
 			return tresor.Errorf(tresor.Conflict, "a managed identity of resource %s exists", sp.ResourceID)
 		}
 	}
-	secretHash, secretSalt := sp.SecretHash, sp.SecretSalt
-	if secretHash == nil {
-		secretHash, secretSalt = []byte{}, []byte{} // NOT NULL columns
-	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO identity_service_principals
-		(object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, resource_id, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sp.ObjectID, sp.AppID, sp.TenantID, sp.DisplayName, string(sp.Type), secretHash, secretSalt, sp.ResourceID, sp.Created.Unix())
+		(object_id, app_id, tenant_id, display_name, type, resource_id, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sp.ObjectID, sp.AppID, sp.TenantID, sp.DisplayName, string(sp.Type), sp.ResourceID, sp.Created.Unix())
 	return err
+}
+
+// objectIDTaken reports whether an application or a service principal has
+// object id id: directory objects share one namespace.
+func objectIDTaken(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
+	return identityRowExists(ctx, tx, `SELECT 1 FROM identity_service_principals WHERE object_id = ?
+		UNION ALL SELECT 1 FROM identity_applications WHERE object_id = ?`, id, id)
 }
 
 // DeleteServicePrincipal implements identity.Store.
@@ -144,25 +166,7 @@ func deleteServicePrincipal(ctx context.Context, tx *sql.Tx, objectID string) er
 	return err
 }
 
-// UpdateServicePrincipal implements identity.Store.
-func (db *DB) UpdateServicePrincipal(ctx context.Context, sp identity.ServicePrincipal) error {
-	err := db.update(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE identity_service_principals
-			SET display_name = ?, secret_hash = ?, secret_salt = ? WHERE object_id = ?`,
-			sp.DisplayName, sp.SecretHash, sp.SecretSalt, sp.ObjectID)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			return tresor.Errorf(tresor.NotFound, "service principal %s not found", sp.ObjectID)
-		}
-		return err
-	})
-	return internal(err, "sqlite: update service principal")
-}
-
-const spColumns = `object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, resource_id, created`
+const spColumns = `object_id, app_id, tenant_id, display_name, type, resource_id, created`
 
 // ServicePrincipal implements identity.Store.
 func (db *DB) ServicePrincipal(ctx context.Context, objectID string) (identity.ServicePrincipal, error) {
@@ -221,12 +225,233 @@ func scanServicePrincipal(row interface{ Scan(...any) error }) (identity.Service
 	var sp identity.ServicePrincipal
 	var typ string
 	var created int64
-	err := row.Scan(&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.DisplayName, &typ, &sp.SecretHash, &sp.SecretSalt, &sp.ResourceID, &created)
+	err := row.Scan(&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.DisplayName, &typ, &sp.ResourceID, &created)
 	sp.Type, sp.Created = tresor.PrincipalType(typ), identityTime(created)
-	if len(sp.SecretHash) == 0 {
-		sp.SecretHash, sp.SecretSalt = nil, nil
-	}
 	return sp, err
+}
+
+// CreateApplication implements identity.Store.
+func (db *DB) CreateApplication(ctx context.Context, a identity.Application) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		tenant, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_tenants WHERE id = ?`, a.TenantID)
+		if err != nil {
+			return err
+		}
+		if !tenant {
+			return tresor.Errorf(tresor.NotFound, "tenant %s not found", a.TenantID)
+		}
+		taken, err := objectIDTaken(ctx, tx, a.ObjectID)
+		if err != nil {
+			return err
+		}
+		if taken {
+			return tresor.Errorf(tresor.Conflict, "object %s exists", a.ObjectID)
+		}
+		taken, err = identityRowExists(ctx, tx, `SELECT 1 FROM identity_applications WHERE app_id = ?
+			UNION ALL SELECT 1 FROM identity_service_principals WHERE app_id = ?`, a.AppID, a.AppID)
+		if err != nil {
+			return err
+		}
+		if taken {
+			return tresor.Errorf(tresor.Conflict, "app id %s is taken", a.AppID)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_applications
+			(object_id, app_id, tenant_id, display_name, created) VALUES (?, ?, ?, ?, ?)`,
+			a.ObjectID, a.AppID, a.TenantID, a.DisplayName, a.Created.Unix()); err != nil {
+			return err
+		}
+		for _, c := range a.Passwords {
+			if err := insertPassword(ctx, tx, a.ObjectID, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return internal(err, "sqlite: create application")
+}
+
+// insertPassword inserts c for the application objectID, which must exist.
+func insertPassword(ctx context.Context, tx *sql.Tx, objectID string, c identity.PasswordCredential) error {
+	taken, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_password_credentials WHERE key_id = ?`, c.KeyID)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return tresor.Errorf(tresor.Conflict, "password %s exists", c.KeyID)
+	}
+	hash, salt := c.Hash, c.Salt
+	if hash == nil {
+		hash = []byte{} // NOT NULL columns
+	}
+	if salt == nil {
+		salt = []byte{}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO identity_password_credentials
+		(key_id, app_object_id, display_name, hint, secret_hash, secret_salt, start_time, end_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.KeyID, objectID, c.DisplayName, c.Hint, hash, salt, c.Start.Unix(), c.End.Unix())
+	return err
+}
+
+const appColumns = `object_id, app_id, tenant_id, display_name, created`
+
+// Application implements identity.Store.
+func (db *DB) Application(ctx context.Context, objectID string) (identity.Application, error) {
+	return db.application(ctx, `WHERE object_id = ?`, objectID)
+}
+
+// ApplicationByAppID implements identity.Store.
+func (db *DB) ApplicationByAppID(ctx context.Context, appID string) (identity.Application, error) {
+	return db.application(ctx, `WHERE app_id = ?`, appID)
+}
+
+func (db *DB) application(ctx context.Context, where, id string) (identity.Application, error) {
+	var a identity.Application
+	err := db.view(ctx, func(tx *sql.Tx) error {
+		var err error
+		a, err = scanApplication(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM identity_applications `+where, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return tresor.Errorf(tresor.NotFound, "application %s not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+passwordColumns+` FROM identity_password_credentials p
+			WHERE p.app_object_id = ? ORDER BY p.start_time, p.key_id`, a.ObjectID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanPassword(rows)
+			if err != nil {
+				return err
+			}
+			a.Passwords = append(a.Passwords, c)
+		}
+		return rows.Err()
+	})
+	return a, internal(err, "sqlite: application")
+}
+
+// Applications implements identity.Store.
+func (db *DB) Applications(ctx context.Context, tenantID string) ([]identity.Application, error) {
+	var out []identity.Application
+	err := db.view(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+appColumns+` FROM identity_applications
+			WHERE tenant_id = ? ORDER BY created, object_id`, tenantID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		index := map[string]int{}
+		for rows.Next() {
+			a, err := scanApplication(rows)
+			if err != nil {
+				return err
+			}
+			index[a.ObjectID] = len(out)
+			out = append(out, a)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		prows, err := tx.QueryContext(ctx, `SELECT p.app_object_id, `+passwordColumns+`
+			FROM identity_password_credentials p JOIN identity_applications a ON a.object_id = p.app_object_id
+			WHERE a.tenant_id = ? ORDER BY p.start_time, p.key_id`, tenantID)
+		if err != nil {
+			return err
+		}
+		defer prows.Close()
+		for prows.Next() {
+			var app string
+			c, err := scanPassword(prows, &app)
+			if err != nil {
+				return err
+			}
+			if i, ok := index[app]; ok {
+				out[i].Passwords = append(out[i].Passwords, c)
+			}
+		}
+		return prows.Err()
+	})
+	return out, internal(err, "sqlite: applications")
+}
+
+// DeleteApplication implements identity.Store.
+func (db *DB) DeleteApplication(ctx context.Context, objectID string) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		var appID string
+		err := tx.QueryRowContext(ctx, `SELECT app_id FROM identity_applications WHERE object_id = ?`, objectID).Scan(&appID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+		}
+		if err != nil {
+			return err
+		}
+		// An application's service principal is never a user-assigned
+		// identity's, so nothing in msi_user_assigned_identities refers to it.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_service_principals WHERE app_id = ?`, appID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_password_credentials WHERE app_object_id = ?`, objectID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM identity_applications WHERE object_id = ?`, objectID)
+		return err
+	})
+	return internal(err, "sqlite: delete application")
+}
+
+// AddPassword implements identity.Store.
+func (db *DB) AddPassword(ctx context.Context, objectID string, c identity.PasswordCredential) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		app, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_applications WHERE object_id = ?`, objectID)
+		if err != nil {
+			return err
+		}
+		if !app {
+			return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+		}
+		return insertPassword(ctx, tx, objectID, c)
+	})
+	return internal(err, "sqlite: add password")
+}
+
+// RemovePassword implements identity.Store.
+func (db *DB) RemovePassword(ctx context.Context, objectID, keyID string) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM identity_password_credentials
+			WHERE app_object_id = ? AND key_id = ?`, objectID, keyID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			return tresor.Errorf(tresor.NotFound, "application %s has no password %s", objectID, keyID)
+		}
+		return err
+	})
+	return internal(err, "sqlite: remove password")
+}
+
+func scanApplication(row interface{ Scan(...any) error }) (identity.Application, error) {
+	var a identity.Application
+	var created int64
+	err := row.Scan(&a.ObjectID, &a.AppID, &a.TenantID, &a.DisplayName, &created)
+	a.Created = identityTime(created)
+	return a, err
+}
+
+const passwordColumns = `p.key_id, p.display_name, p.hint, p.secret_hash, p.secret_salt, p.start_time, p.end_time`
+
+// scanPassword scans lead, then passwordColumns.
+func scanPassword(row interface{ Scan(...any) error }, lead ...any) (identity.PasswordCredential, error) {
+	var c identity.PasswordCredential
+	var start, end int64
+	err := row.Scan(append(lead, &c.KeyID, &c.DisplayName, &c.Hint, &c.Hash, &c.Salt, &start, &end)...)
+	c.Start, c.End = identityTime(start), identityTime(end)
+	return c, err
 }
 
 // PutSigningKey implements identity.Store.

@@ -2,9 +2,15 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"io/fs"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/identity/identitytest"
 	"github.com/tresorkms/tresor/seal"
@@ -70,5 +76,99 @@ func TestIdentityBootstrapReopen(t *testing.T) {
 	}
 	if _, err := svc.Validate(ctx, tok.AccessToken, aud); err != nil {
 		t.Errorf("Validate() = %v", err)
+	}
+}
+
+// TestMigrateApplications builds a database as the migrations before 0008
+// left it, with a service principal holding a secret and a managed
+// identity, and checks that opening it gives the principal an application
+// whose one password is the old secret, and the managed identity none.
+func TestMigrateApplications(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if name >= "migrations/0008" {
+			break
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(body))
+		exec(`INSERT INTO migrations (name, applied_at) VALUES (?, 0)`, name)
+	}
+	const (
+		tenant   = "00000000-0000-4000-8000-000000000001"
+		objectID = "00000000-0000-4000-8000-000000000002"
+		appID    = "00000000-0000-4000-8000-000000000003"
+		secret   = "the-old-secret"
+		created  = 1700000000
+	)
+	salt := []byte("0123456789abcdef")
+	hash := sha256.Sum256(append(slices.Clone(salt), secret...))
+	exec(`INSERT INTO identity_tenants (id, display_name, created) VALUES (?, 'tresor', ?)`, tenant, created)
+	exec(`INSERT INTO identity_service_principals (object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, created)
+		VALUES (?, ?, ?, ?, 'ServicePrincipal', ?, ?, ?)`, objectID, appID, tenant, identity.AdminName, hash[:], salt, created)
+	exec(`INSERT INTO identity_service_principals (object_id, app_id, tenant_id, display_name, type, secret_hash, secret_salt, resource_id, created)
+		VALUES ('00000000-0000-4000-8000-000000000004', '00000000-0000-4000-8000-000000000005', ?, 'mi', 'ManagedIdentity', x'', x'', '/subscriptions/s/mi', ?)`, tenant, created)
+	exec(`INSERT INTO msi_user_assigned_identities (subscription_id, resource_group, name, object_id, location, tags, created)
+		VALUES ('s', 'rg', 'mi', '00000000-0000-4000-8000-000000000004', 'westeurope', '{}', ?)`, created)
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open (migrating): %v", err)
+	}
+	defer db.Close()
+	app, err := db.ApplicationByAppID(ctx, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !identity.IsGUID(app.ObjectID) || app.ObjectID == objectID || strings.ToLower(app.ObjectID) != app.ObjectID ||
+		app.TenantID != tenant || app.DisplayName != identity.AdminName || app.Created.Unix() != created || len(app.Passwords) != 1 {
+		t.Fatalf("migrated application = %+v", app)
+	}
+	if pw := app.Passwords[0]; !identity.IsGUID(pw.KeyID) || pw.Start.Unix() != created || !pw.End.Equal(identity.NoExpiry) {
+		t.Errorf("migrated password = %+v; want from the principal's creation to %v", pw, identity.NoExpiry)
+	}
+	if _, err := db.ApplicationByAppID(ctx, "00000000-0000-4000-8000-000000000005"); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("application of the managed identity = %v, want NotFound", err)
+	}
+	if u, err := db.UserAssignedIdentity(ctx, "s", "rg", "mi"); err != nil || u.Principal.Type != tresor.ManagedIdentity || u.Principal.ResourceID != "/subscriptions/s/mi" {
+		t.Errorf("user-assigned identity after migrating = %+v, %v", u, err)
+	}
+
+	// The old secret still obtains a token for the same principal.
+	sealer, err := seal.New(make([]byte, seal.RootKeySize), "identity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const aud = "https://vault.localhost:8443"
+	svc := &identity.Service{Store: db, Sealer: sealer, Issuer: "https://localhost:8443", Audiences: []string{aud}}
+	admin, err := svc.Bootstrap(ctx)
+	if err != nil || admin.Created || admin.ObjectID != objectID {
+		t.Fatalf("Bootstrap() after migrating = %+v, %v; want the migrated admin", admin, err)
+	}
+	tok, err := svc.IssueToken(ctx, identity.TokenRequest{TenantID: tenant, ClientID: appID, ClientSecret: secret, Scope: aud + "/.default"})
+	if err != nil {
+		t.Fatalf("IssueToken(migrated secret) = %v", err)
+	}
+	if p, err := svc.Validate(ctx, tok.AccessToken, aud); err != nil || p.ObjectID != objectID {
+		t.Errorf("Validate() = %+v, %v; want oid %s", p, err, objectID)
 	}
 }

@@ -67,7 +67,7 @@ func (db *DB) UpdateUserAssignedIdentityTags(ctx context.Context, subscriptionID
 }
 
 const msiColumns = `m.subscription_id, m.resource_group, m.name, m.location, m.tags, m.created, ` +
-	`s.object_id, s.app_id, s.tenant_id, s.display_name, s.type, s.secret_hash, s.secret_salt, s.resource_id, s.created`
+	`s.object_id, s.app_id, s.tenant_id, s.display_name, s.type, s.resource_id, s.created`
 
 const msiFrom = ` FROM msi_user_assigned_identities m JOIN identity_service_principals s ON s.object_id = m.object_id `
 
@@ -135,14 +135,11 @@ func scanUserAssignedIdentity(row interface{ Scan(...any) error }) (msi.UserAssi
 	var created, spCreated int64
 	sp := &u.Principal
 	err := row.Scan(&u.SubscriptionID, &u.ResourceGroup, &u.Name, &u.Location, &tags, &created,
-		&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.DisplayName, &typ, &sp.SecretHash, &sp.SecretSalt, &sp.ResourceID, &spCreated)
+		&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.DisplayName, &typ, &sp.ResourceID, &spCreated)
 	if err != nil {
 		return u, err
 	}
 	sp.Type, sp.Created, u.Created = tresor.PrincipalType(typ), identityTime(spCreated), identityTime(created)
-	if len(sp.SecretHash) == 0 {
-		sp.SecretHash, sp.SecretSalt = nil, nil
-	}
 	if err := json.Unmarshal([]byte(tags), &u.Tags); err != nil {
 		return u, err
 	}

@@ -64,8 +64,11 @@ func TestUserAssignedIdentityLifecycle(t *testing.T) {
 		t.Errorf("id = %s, want %s", got, wantID)
 	}
 	sp := u.Principal
-	if sp.Type != tresor.ManagedIdentity || sp.TenantID != f.tenant || sp.ResourceID != wantID || sp.SecretHash != nil || u.Location != "westeurope" {
+	if sp.Type != tresor.ManagedIdentity || sp.TenantID != f.tenant || sp.ResourceID != wantID || u.Location != "westeurope" {
 		t.Errorf("principal = %+v, location %q", sp, u.Location)
+	}
+	if _, err := f.db.ApplicationByAppID(ctx, sp.AppID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("ApplicationByAppID(managed identity) = %v; want NotFound: it has no application, hence no credentials", err)
 	}
 	// The principal is in the identity store, found by each of its ids.
 	for name, lookup := range map[string]func() (identity.ServicePrincipal, error){

@@ -22,6 +22,7 @@ import (
 type MemStore struct {
 	mu      sync.Mutex
 	tenants map[string]identity.Tenant
+	apps    map[string]identity.Application      // by object ID
 	sps     map[string]identity.ServicePrincipal // by object ID
 	keys    map[string]identity.SigningKey
 }
@@ -31,6 +32,7 @@ var _ identity.Store = (*MemStore)(nil)
 func (m *MemStore) init() {
 	if m.tenants == nil {
 		m.tenants = map[string]identity.Tenant{}
+		m.apps = map[string]identity.Application{}
 		m.sps = map[string]identity.ServicePrincipal{}
 		m.keys = map[string]identity.SigningKey{}
 	}
@@ -73,6 +75,153 @@ func (m *MemStore) Tenants(ctx context.Context) ([]identity.Tenant, error) {
 	return out, nil
 }
 
+// objectIDTaken reports whether an application or a service principal has
+// id. m.mu must be held.
+func (m *MemStore) objectIDTaken(id string) bool {
+	_, app := m.apps[id]
+	_, sp := m.sps[id]
+	return app || sp
+}
+
+// keyIDTaken reports whether any application has a password keyID. m.mu
+// must be held.
+func (m *MemStore) keyIDTaken(keyID string) bool {
+	for _, a := range m.apps {
+		for _, c := range a.Passwords {
+			if c.KeyID == keyID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appByAppID returns the application with appID. m.mu must be held.
+func (m *MemStore) appByAppID(appID string) (identity.Application, bool) {
+	for _, a := range m.apps {
+		if a.AppID == appID {
+			return a, true
+		}
+	}
+	return identity.Application{}, false
+}
+
+// CreateApplication implements identity.Store.
+func (m *MemStore) CreateApplication(ctx context.Context, a identity.Application) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.init()
+	if _, ok := m.tenants[a.TenantID]; !ok {
+		return tresor.Errorf(tresor.NotFound, "tenant %s not found", a.TenantID)
+	}
+	if m.objectIDTaken(a.ObjectID) {
+		return tresor.Errorf(tresor.Conflict, "object %s exists", a.ObjectID)
+	}
+	if _, ok := m.appByAppID(a.AppID); ok {
+		return tresor.Errorf(tresor.Conflict, "application %s exists", a.AppID)
+	}
+	for _, sp := range m.sps {
+		if sp.AppID == a.AppID {
+			return tresor.Errorf(tresor.Conflict, "a service principal has app id %s", a.AppID)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range a.Passwords {
+		if seen[c.KeyID] || m.keyIDTaken(c.KeyID) {
+			return tresor.Errorf(tresor.Conflict, "password %s exists", c.KeyID)
+		}
+		seen[c.KeyID] = true
+	}
+	m.apps[a.ObjectID] = cloneApp(a)
+	return nil
+}
+
+// Application implements identity.Store.
+func (m *MemStore) Application(ctx context.Context, objectID string) (identity.Application, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.apps[objectID]
+	if !ok {
+		return identity.Application{}, tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+	}
+	return cloneApp(a), nil
+}
+
+// ApplicationByAppID implements identity.Store.
+func (m *MemStore) ApplicationByAppID(ctx context.Context, appID string) (identity.Application, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.appByAppID(appID)
+	if !ok {
+		return identity.Application{}, tresor.Errorf(tresor.NotFound, "application %s not found", appID)
+	}
+	return cloneApp(a), nil
+}
+
+// Applications implements identity.Store.
+func (m *MemStore) Applications(ctx context.Context, tenantID string) ([]identity.Application, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []identity.Application
+	for _, a := range m.apps {
+		if a.TenantID == tenantID {
+			out = append(out, cloneApp(a))
+		}
+	}
+	slices.SortFunc(out, func(a, b identity.Application) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ObjectID, b.ObjectID))
+	})
+	return out, nil
+}
+
+// DeleteApplication implements identity.Store.
+func (m *MemStore) DeleteApplication(ctx context.Context, objectID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.apps[objectID]
+	if !ok {
+		return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+	}
+	for id, sp := range m.sps {
+		if sp.AppID == a.AppID {
+			delete(m.sps, id)
+		}
+	}
+	delete(m.apps, objectID)
+	return nil
+}
+
+// AddPassword implements identity.Store.
+func (m *MemStore) AddPassword(ctx context.Context, objectID string, c identity.PasswordCredential) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.apps[objectID]
+	if !ok {
+		return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+	}
+	if m.keyIDTaken(c.KeyID) {
+		return tresor.Errorf(tresor.Conflict, "password %s exists", c.KeyID)
+	}
+	a.Passwords = append(slices.Clone(a.Passwords), clonePassword(c))
+	sortPasswords(a.Passwords)
+	m.apps[objectID] = a
+	return nil
+}
+
+// RemovePassword implements identity.Store.
+func (m *MemStore) RemovePassword(ctx context.Context, objectID, keyID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.apps[objectID]
+	i := slices.IndexFunc(a.Passwords, func(c identity.PasswordCredential) bool { return c.KeyID == keyID })
+	if !ok || i < 0 {
+		return tresor.Errorf(tresor.NotFound, "application %s has no password %s", objectID, keyID)
+	}
+	a.Passwords = slices.Delete(slices.Clone(a.Passwords), i, i+1)
+	m.apps[objectID] = a
+	return nil
+}
+
 // CreateServicePrincipal implements identity.Store.
 func (m *MemStore) CreateServicePrincipal(ctx context.Context, sp identity.ServicePrincipal) error {
 	m.mu.Lock()
@@ -81,30 +230,24 @@ func (m *MemStore) CreateServicePrincipal(ctx context.Context, sp identity.Servi
 	if _, ok := m.tenants[sp.TenantID]; !ok {
 		return tresor.Errorf(tresor.NotFound, "tenant %s not found", sp.TenantID)
 	}
+	app, hasApp := m.appByAppID(sp.AppID)
+	switch {
+	case sp.Type == tresor.ServicePrincipal && (!hasApp || app.TenantID != sp.TenantID):
+		return tresor.Errorf(tresor.NotFound, "application %s not found in tenant %s", sp.AppID, sp.TenantID)
+	case sp.Type != tresor.ServicePrincipal && hasApp:
+		return tresor.Errorf(tresor.Conflict, "application %s exists", sp.AppID)
+	case m.objectIDTaken(sp.ObjectID):
+		return tresor.Errorf(tresor.Conflict, "object %s exists", sp.ObjectID)
+	}
 	for _, o := range m.sps {
-		if o.ObjectID == sp.ObjectID || o.AppID == sp.AppID {
+		if o.AppID == sp.AppID {
 			return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", sp.ObjectID, sp.AppID)
 		}
 		if sp.ResourceID != "" && strings.EqualFold(o.ResourceID, sp.ResourceID) {
 			return tresor.Errorf(tresor.Conflict, "a managed identity of resource %s exists", sp.ResourceID)
 		}
 	}
-	m.sps[sp.ObjectID] = cloneSP(sp)
-	return nil
-}
-
-// UpdateServicePrincipal implements identity.Store.
-func (m *MemStore) UpdateServicePrincipal(ctx context.Context, sp identity.ServicePrincipal) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.sps[sp.ObjectID]
-	if !ok {
-		return tresor.Errorf(tresor.NotFound, "service principal %s not found", sp.ObjectID)
-	}
-	o.DisplayName = sp.DisplayName
-	o.SecretHash = slices.Clone(sp.SecretHash)
-	o.SecretSalt = slices.Clone(sp.SecretSalt)
-	m.sps[sp.ObjectID] = o
+	m.sps[sp.ObjectID] = sp
 	return nil
 }
 
@@ -116,7 +259,7 @@ func (m *MemStore) ServicePrincipal(ctx context.Context, objectID string) (ident
 	if !ok {
 		return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "service principal %s not found", objectID)
 	}
-	return cloneSP(sp), nil
+	return sp, nil
 }
 
 // ServicePrincipalByAppID implements identity.Store.
@@ -125,10 +268,10 @@ func (m *MemStore) ServicePrincipalByAppID(ctx context.Context, appID string) (i
 	defer m.mu.Unlock()
 	for _, sp := range m.sps {
 		if sp.AppID == appID {
-			return cloneSP(sp), nil
+			return sp, nil
 		}
 	}
-	return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "application %s not found", appID)
+	return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "service principal of app %s not found", appID)
 }
 
 // ServicePrincipalByResourceID implements identity.Store.
@@ -137,7 +280,7 @@ func (m *MemStore) ServicePrincipalByResourceID(ctx context.Context, resourceID 
 	defer m.mu.Unlock()
 	for _, sp := range m.sps {
 		if resourceID != "" && strings.EqualFold(sp.ResourceID, resourceID) {
-			return cloneSP(sp), nil
+			return sp, nil
 		}
 	}
 	return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "managed identity of %s not found", resourceID)
@@ -161,7 +304,7 @@ func (m *MemStore) ServicePrincipals(ctx context.Context, tenantID string) ([]id
 	var out []identity.ServicePrincipal
 	for _, sp := range m.sps {
 		if sp.TenantID == tenantID {
-			out = append(out, cloneSP(sp))
+			out = append(out, sp)
 		}
 	}
 	slices.SortFunc(out, func(a, b identity.ServicePrincipal) int {
@@ -198,10 +341,27 @@ func (m *MemStore) SigningKeys(ctx context.Context) ([]identity.SigningKey, erro
 	return out, nil
 }
 
-func cloneSP(sp identity.ServicePrincipal) identity.ServicePrincipal {
-	sp.SecretHash = slices.Clone(sp.SecretHash)
-	sp.SecretSalt = slices.Clone(sp.SecretSalt)
-	return sp
+// cloneApp copies a so that neither the caller nor the store sees the
+// other's later changes; its passwords come sorted as Stores return them.
+func cloneApp(a identity.Application) identity.Application {
+	ps := make([]identity.PasswordCredential, 0, len(a.Passwords))
+	for _, c := range a.Passwords {
+		ps = append(ps, clonePassword(c))
+	}
+	sortPasswords(ps)
+	a.Passwords = ps
+	return a
+}
+
+func clonePassword(c identity.PasswordCredential) identity.PasswordCredential {
+	c.Hash, c.Salt = slices.Clone(c.Hash), slices.Clone(c.Salt)
+	return c
+}
+
+func sortPasswords(ps []identity.PasswordCredential) {
+	slices.SortFunc(ps, func(a, b identity.PasswordCredential) int {
+		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.KeyID, b.KeyID))
+	})
 }
 
 // NewService returns a Service on a new MemStore with a random root key,

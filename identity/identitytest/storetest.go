@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/identity"
@@ -18,8 +19,10 @@ import (
 // subtest.
 func TestStore(t *testing.T, open func(tb testing.TB) identity.Store) {
 	t.Run("Tenants", func(t *testing.T) { testTenants(t, open(t)) })
+	t.Run("Applications", func(t *testing.T) { testApplications(t, open(t)) })
+	t.Run("Passwords", func(t *testing.T) { testPasswords(t, open(t)) })
 	t.Run("ServicePrincipals", func(t *testing.T) { testServicePrincipals(t, open(t)) })
-	t.Run("UpdateServicePrincipal", func(t *testing.T) { testUpdateServicePrincipal(t, open(t)) })
+	t.Run("Deletes", func(t *testing.T) { testDeletes(t, open(t)) })
 	t.Run("ManagedIdentities", func(t *testing.T) { testManagedIdentities(t, open(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
 }
@@ -76,6 +79,31 @@ func testTenants(t *testing.T, s identity.Store) {
 	}
 }
 
+// newApp returns application n of a tenant; its service principal
+// (newSP(n, ...)) shares its client id.
+func newApp(n int, tenant string, created time.Time) identity.Application {
+	return identity.Application{
+		ObjectID:    guid(300 + n),
+		AppID:       guid(200 + n),
+		TenantID:    tenant,
+		DisplayName: fmt.Sprintf("app %d", n),
+		Created:     created,
+	}
+}
+
+// newPassword returns password n, valid for a day from start.
+func newPassword(n int, start time.Time) identity.PasswordCredential {
+	return identity.PasswordCredential{
+		KeyID:       guid(400 + n),
+		DisplayName: fmt.Sprintf("password %d", n),
+		Hint:        fmt.Sprintf("h%02d", n),
+		Hash:        []byte(fmt.Sprintf("hash-%d-%032d", n, 0)),
+		Salt:        []byte(fmt.Sprintf("salt-%d", n)),
+		Start:       start,
+		End:         start.Add(24 * time.Hour),
+	}
+}
+
 func newSP(n int, tenant string, created time.Time) identity.ServicePrincipal {
 	return identity.ServicePrincipal{
 		ObjectID:    guid(100 + n),
@@ -83,26 +111,202 @@ func newSP(n int, tenant string, created time.Time) identity.ServicePrincipal {
 		DisplayName: fmt.Sprintf("app %d", n),
 		TenantID:    tenant,
 		Type:        tresor.ServicePrincipal,
-		SecretHash:  []byte(fmt.Sprintf("hash-%d-%032d", n, 0)),
-		SecretSalt:  []byte(fmt.Sprintf("salt-%d", n)),
 		Created:     created,
+	}
+}
+
+// newMI returns managed identity n, which has no application.
+func newMI(n int, tenant, resourceID string) identity.ServicePrincipal {
+	mi := newSP(n, tenant, base)
+	mi.Type, mi.ResourceID = tresor.ManagedIdentity, resourceID
+	return mi
+}
+
+// equateEmpty lets a Store return an application without passwords with a
+// nil or an empty slice.
+var equateEmpty = cmpopts.EquateEmpty()
+
+func createTenants(t *testing.T, s identity.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := s.CreateTenant(context.Background(), identity.Tenant{ID: id, DisplayName: id, Created: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// createApps creates each application and its service principal.
+func createApps(t *testing.T, s identity.Store, apps ...identity.Application) {
+	t.Helper()
+	ctx := context.Background()
+	for _, a := range apps {
+		if err := s.CreateApplication(ctx, a); err != nil {
+			t.Fatalf("CreateApplication(%s) = %v", a.ObjectID, err)
+		}
+	}
+}
+
+func testApplications(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	createTenants(t, s, guid(1), guid(2))
+	apps := []identity.Application{
+		newApp(3, guid(1), base.Add(time.Second)),
+		newApp(2, guid(1), base),
+		newApp(1, guid(1), base),
+		newApp(4, guid(2), base),
+	}
+	// Passwords given out of order come back by start, ties by key id.
+	apps[0].Passwords = []identity.PasswordCredential{newPassword(3, base.Add(time.Hour)), newPassword(2, base), newPassword(1, base)}
+	createApps(t, s, apps...)
+	want := apps[0]
+	want.Passwords = []identity.PasswordCredential{newPassword(1, base), newPassword(2, base), newPassword(3, base.Add(time.Hour))}
+
+	got, err := s.Application(ctx, apps[0].ObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
+		t.Errorf("Application(%s) mismatch (-want +got):\n%s", apps[0].ObjectID, diff)
+	}
+	got, err = s.ApplicationByAppID(ctx, apps[0].AppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
+		t.Errorf("ApplicationByAppID(%s) mismatch (-want +got):\n%s", apps[0].AppID, diff)
+	}
+	list, err := s.Applications(ctx, guid(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]identity.Application{apps[2], apps[1], want}, list, equateEmpty); diff != "" {
+		t.Errorf("Applications(%s) mismatch (-want +got):\n%s", guid(1), diff)
+	}
+	if list, err := s.Applications(ctx, guid(9)); err != nil || len(list) != 0 {
+		t.Errorf("Applications(unknown tenant) = %v, %v; want none", list, err)
+	}
+
+	// A managed identity, whose ids the conflicts below reuse.
+	mi := newMI(5, guid(1), "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi")
+	if err := s.CreateServicePrincipal(ctx, mi); err != nil {
+		t.Fatal(err)
+	}
+	sameObject := newApp(6, guid(1), base)
+	sameObject.ObjectID = apps[1].ObjectID
+	objectOfSP := newApp(7, guid(1), base)
+	objectOfSP.ObjectID = mi.ObjectID
+	sameApp := newApp(8, guid(2), base)
+	sameApp.AppID = apps[1].AppID
+	appOfMI := newApp(9, guid(1), base)
+	appOfMI.AppID = mi.AppID
+	takenKey := newApp(10, guid(1), base)
+	takenKey.Passwords = []identity.PasswordCredential{newPassword(2, base)}
+	twiceKey := newApp(11, guid(1), base)
+	twiceKey.Passwords = []identity.PasswordCredential{newPassword(20, base), newPassword(20, base.Add(time.Hour))}
+	tests := []struct {
+		name string
+		err  error
+		want tresor.Kind
+	}{
+		{"object ID taken by an application", s.CreateApplication(ctx, sameObject), tresor.Conflict},
+		{"object ID taken by a service principal", s.CreateApplication(ctx, objectOfSP), tresor.Conflict},
+		{"app ID taken in another tenant", s.CreateApplication(ctx, sameApp), tresor.Conflict},
+		{"app ID taken by a managed identity", s.CreateApplication(ctx, appOfMI), tresor.Conflict},
+		{"password key ID taken by another application", s.CreateApplication(ctx, takenKey), tresor.Conflict},
+		{"password key ID given twice", s.CreateApplication(ctx, twiceKey), tresor.Conflict},
+		{"tenant missing", s.CreateApplication(ctx, newApp(12, guid(9), base)), tresor.NotFound},
+		{"get missing", second(s.Application(ctx, guid(999))), tresor.NotFound},
+		{"get missing app ID", second(s.ApplicationByAppID(ctx, guid(999))), tresor.NotFound},
+		{"get an application by its client ID as object ID", second(s.Application(ctx, apps[0].AppID)), tresor.NotFound},
+		{"delete missing", s.DeleteApplication(ctx, guid(999)), tresor.NotFound},
+	}
+	for _, tt := range tests {
+		if got := tresor.KindOf(tt.err); tt.err == nil || got != tt.want {
+			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+	// The failed creations left nothing behind.
+	if list, err := s.Applications(ctx, guid(1)); err != nil || len(list) != 3 {
+		t.Errorf("Applications(%s) after failed creations = %d, %v; want 3", guid(1), len(list), err)
+	}
+	if _, err := s.Application(ctx, twiceKey.ObjectID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("Application(%s) after a failed creation = %v, want NotFound", twiceKey.ObjectID, err)
+	}
+}
+
+func testPasswords(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	createTenants(t, s, guid(1))
+	a, b := newApp(1, guid(1), base), newApp(2, guid(1), base)
+	a.Passwords = []identity.PasswordCredential{newPassword(1, base)}
+	createApps(t, s, a, b)
+
+	// Added later but starting earlier: it sorts first.
+	early := newPassword(2, base.Add(-time.Hour))
+	early.DisplayName, early.Hint = "", "" // optional fields round-trip empty
+	if err := s.AddPassword(ctx, a.ObjectID, early); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddPassword(ctx, a.ObjectID, newPassword(3, base.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Application(ctx, a.ObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []identity.PasswordCredential{early, newPassword(1, base), newPassword(3, base.Add(time.Hour))}
+	if diff := cmp.Diff(want, got.Passwords, equateEmpty); diff != "" {
+		t.Errorf("passwords after AddPassword mismatch (-want +got):\n%s", diff)
+	}
+
+	tests := []struct {
+		name string
+		err  error
+		want tresor.Kind
+	}{
+		{"add to missing application", s.AddPassword(ctx, guid(999), newPassword(4, base)), tresor.NotFound},
+		{"add a key ID taken by this application", s.AddPassword(ctx, a.ObjectID, newPassword(1, base)), tresor.Conflict},
+		{"add a key ID taken by another application", s.AddPassword(ctx, b.ObjectID, newPassword(1, base)), tresor.Conflict},
+		{"remove from missing application", s.RemovePassword(ctx, guid(999), newPassword(1, base).KeyID), tresor.NotFound},
+		{"remove another application's password", s.RemovePassword(ctx, b.ObjectID, newPassword(1, base).KeyID), tresor.NotFound},
+		{"remove missing key", s.RemovePassword(ctx, a.ObjectID, guid(999)), tresor.NotFound},
+	}
+	for _, tt := range tests {
+		if got := tresor.KindOf(tt.err); tt.err == nil || got != tt.want {
+			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+
+	if err := s.RemovePassword(ctx, a.ObjectID, newPassword(1, base).KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemovePassword(ctx, a.ObjectID, newPassword(1, base).KeyID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("RemovePassword twice = %v, want NotFound", err)
+	}
+	got, err = s.ApplicationByAppID(ctx, a.AppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []identity.PasswordCredential{early, newPassword(3, base.Add(time.Hour))}
+	if diff := cmp.Diff(want, got.Passwords, equateEmpty); diff != "" {
+		t.Errorf("passwords after RemovePassword mismatch (-want +got):\n%s", diff)
+	}
+	if got, err := s.Application(ctx, b.ObjectID); err != nil || len(got.Passwords) != 0 {
+		t.Errorf("the other application's passwords = %v, %v; want none", got.Passwords, err)
 	}
 }
 
 func testServicePrincipals(t *testing.T, s identity.Store) {
 	ctx := context.Background()
-	for _, id := range []string{guid(1), guid(2)} {
-		if err := s.CreateTenant(ctx, identity.Tenant{ID: id, DisplayName: id, Created: base}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTenants(t, s, guid(1), guid(2))
+	createApps(t, s, newApp(1, guid(1), base), newApp(2, guid(1), base), newApp(3, guid(1), base),
+		newApp(4, guid(2), base), newApp(5, guid(1), base))
 	sps := []identity.ServicePrincipal{
 		newSP(3, guid(1), base.Add(time.Second)),
 		newSP(2, guid(1), base),
 		newSP(1, guid(1), base),
 		newSP(4, guid(2), base),
 	}
-	sps[3].Type = tresor.ManagedIdentity
 	for _, sp := range sps {
 		if err := s.CreateServicePrincipal(ctx, sp); err != nil {
 			t.Fatalf("CreateServicePrincipal(%s) = %v", sp.ObjectID, err)
@@ -136,34 +340,108 @@ func testServicePrincipals(t *testing.T, s identity.Store) {
 
 	sameObject := newSP(5, guid(1), base)
 	sameObject.ObjectID = sps[0].ObjectID
-	sameApp := newSP(6, guid(2), base)
-	sameApp.AppID = sps[0].AppID
+	objectOfApp := newSP(5, guid(1), base)
+	objectOfApp.ObjectID = newApp(1, guid(1), base).ObjectID
+	appOfOtherTenant := newSP(5, guid(2), base)
+	miOfApp := newMI(6, guid(1), "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi")
+	miOfApp.AppID = newApp(5, guid(1), base).AppID
 	tests := []struct {
 		name string
 		err  error
 		want tresor.Kind
 	}{
 		{"object ID taken", s.CreateServicePrincipal(ctx, sameObject), tresor.Conflict},
-		{"app ID taken in another tenant", s.CreateServicePrincipal(ctx, sameApp), tresor.Conflict},
+		{"object ID taken by an application", s.CreateServicePrincipal(ctx, objectOfApp), tresor.Conflict},
+		{"second service principal of an application", s.CreateServicePrincipal(ctx, newSP(4, guid(2), base.Add(time.Hour))), tresor.Conflict},
+		{"no application", s.CreateServicePrincipal(ctx, newSP(7, guid(1), base)), tresor.NotFound},
+		{"application of another tenant", s.CreateServicePrincipal(ctx, appOfOtherTenant), tresor.NotFound},
+		{"managed identity with an application's app ID", s.CreateServicePrincipal(ctx, miOfApp), tresor.Conflict},
 		{"tenant missing", s.CreateServicePrincipal(ctx, newSP(7, guid(9), base)), tresor.NotFound},
 		{"get missing", second(s.ServicePrincipal(ctx, guid(999))), tresor.NotFound},
 		{"get missing app", second(s.ServicePrincipalByAppID(ctx, guid(999))), tresor.NotFound},
+		{"get by the application's object ID", second(s.ServicePrincipal(ctx, newApp(1, guid(1), base).ObjectID)), tresor.NotFound},
 	}
 	for _, tt := range tests {
 		if got := tresor.KindOf(tt.err); tt.err == nil || got != tt.want {
 			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
 		}
 	}
+	if _, err := s.ServicePrincipalByAppID(ctx, newApp(5, guid(1), base).AppID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("after failed creations, the service principal of app 5 = %v, want NotFound", err)
+	}
+}
+
+// testDeletes checks what deleting an application or a service principal
+// takes with it.
+func testDeletes(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	createTenants(t, s, guid(1))
+	a, b := newApp(1, guid(1), base), newApp(2, guid(1), base)
+	a.Passwords = []identity.PasswordCredential{newPassword(1, base), newPassword(2, base)}
+	b.Passwords = []identity.PasswordCredential{newPassword(3, base)}
+	createApps(t, s, a, b)
+	for _, sp := range []identity.ServicePrincipal{newSP(1, guid(1), base), newSP(2, guid(1), base)} {
+		if err := s.CreateServicePrincipal(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Deleting a service principal keeps its application and passwords.
+	if err := s.DeleteServicePrincipal(ctx, newSP(2, guid(1), base).ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ServicePrincipalByAppID(ctx, b.AppID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("ServicePrincipalByAppID after DeleteServicePrincipal = %v, want NotFound", err)
+	}
+	got, err := s.Application(ctx, b.ObjectID)
+	if err != nil || len(got.Passwords) != 1 {
+		t.Errorf("application after its service principal was deleted = %+v, %v; want it with its password", got, err)
+	}
+	if err := s.DeleteServicePrincipal(ctx, newSP(2, guid(1), base).ObjectID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("DeleteServicePrincipal twice = %v, want NotFound", err)
+	}
+	// An application without a service principal can be given one again.
+	again := newSP(2, guid(1), base)
+	again.ObjectID = guid(150)
+	if err := s.CreateServicePrincipal(ctx, again); err != nil {
+		t.Errorf("re-create the service principal = %v", err)
+	}
+
+	// Deleting an application takes its service principal and passwords.
+	if err := s.DeleteApplication(ctx, a.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"application":                   second(s.Application(ctx, a.ObjectID)),
+		"application by app ID":         second(s.ApplicationByAppID(ctx, a.AppID)),
+		"service principal":             second(s.ServicePrincipal(ctx, newSP(1, guid(1), base).ObjectID)),
+		"service principal by app ID":   second(s.ServicePrincipalByAppID(ctx, a.AppID)),
+		"its password":                  s.RemovePassword(ctx, a.ObjectID, newPassword(1, base).KeyID),
+		"application, deleted again":    s.DeleteApplication(ctx, a.ObjectID),
+		"password added to the deleted": s.AddPassword(ctx, a.ObjectID, newPassword(9, base)),
+	} {
+		if !tresor.IsKind(err, tresor.NotFound) {
+			t.Errorf("after DeleteApplication, %s: %v, want NotFound", name, err)
+		}
+	}
+	if got, err := s.Application(ctx, b.ObjectID); err != nil || len(got.Passwords) != 1 {
+		t.Errorf("deleting one application changed another: %+v, %v", got, err)
+	}
+	// Its ids and its passwords' key ids are free again.
+	a.Created = base.Add(time.Hour)
+	if err := s.CreateApplication(ctx, a); err != nil {
+		t.Errorf("re-create a deleted application with its ids = %v", err)
+	}
+	if list, err := s.ServicePrincipals(ctx, guid(1)); err != nil || len(list) != 1 || list[0].ObjectID != guid(150) {
+		t.Errorf("ServicePrincipals after the deletes = %v, %v; want only %s", list, err, guid(150))
+	}
 }
 
 func testManagedIdentities(t *testing.T, s identity.Store) {
 	ctx := context.Background()
-	if err := s.CreateTenant(ctx, identity.Tenant{ID: guid(1), DisplayName: "t", Created: base}); err != nil {
-		t.Fatal(err)
-	}
+	createTenants(t, s, guid(1))
 	const rid = "/subscriptions/" + "00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
-	mi := newSP(1, guid(1), base)
-	mi.Type, mi.SecretHash, mi.SecretSalt, mi.ResourceID = tresor.ManagedIdentity, nil, nil, rid
+	mi := newMI(1, guid(1), rid)
 	if err := s.CreateServicePrincipal(ctx, mi); err != nil {
 		t.Fatal(err)
 	}
@@ -174,12 +452,16 @@ func testManagedIdentities(t *testing.T, s identity.Store) {
 	if diff := cmp.Diff(mi, got); diff != "" {
 		t.Errorf("ServicePrincipalByResourceID mismatch (-want +got):\n%s", diff)
 	}
-	other := newSP(2, guid(1), base) // no resource id, like every plain principal
+	if _, err := s.ApplicationByAppID(ctx, mi.AppID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("ApplicationByAppID(managed identity) = %v, want NotFound: it has no application", err)
+	}
+	// A plain principal has no resource id.
+	createApps(t, s, newApp(2, guid(1), base))
+	other := newSP(2, guid(1), base)
 	if err := s.CreateServicePrincipal(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	sameResource := newSP(3, guid(1), base)
-	sameResource.ResourceID = strings.ToLower(rid)
+	sameResource := newMI(3, guid(1), strings.ToLower(rid))
 	tests := []struct {
 		name string
 		err  error
@@ -214,41 +496,6 @@ func testManagedIdentities(t *testing.T, s identity.Store) {
 	sameResource.ObjectID, sameResource.AppID = guid(50), guid(51)
 	if err := s.CreateServicePrincipal(ctx, sameResource); err != nil {
 		t.Errorf("re-create with a freed resource id: %v", err)
-	}
-}
-
-func testUpdateServicePrincipal(t *testing.T, s identity.Store) {
-	ctx := context.Background()
-	if err := s.CreateTenant(ctx, identity.Tenant{ID: guid(1), DisplayName: "t", Created: base}); err != nil {
-		t.Fatal(err)
-	}
-	sp := newSP(1, guid(1), base)
-	if err := s.CreateServicePrincipal(ctx, sp); err != nil {
-		t.Fatal(err)
-	}
-	// Only the mutable fields change; the others in the argument are ignored.
-	update := sp
-	update.DisplayName = "renamed"
-	update.SecretHash = []byte("new hash")
-	update.SecretSalt = []byte("new salt")
-	update.AppID = guid(999)
-	update.Type = tresor.User
-	update.Created = base.Add(time.Hour)
-	if err := s.UpdateServicePrincipal(ctx, update); err != nil {
-		t.Fatal(err)
-	}
-	want := sp
-	want.DisplayName, want.SecretHash, want.SecretSalt = update.DisplayName, update.SecretHash, update.SecretSalt
-	got, err := s.ServicePrincipal(ctx, sp.ObjectID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("after UpdateServicePrincipal, mismatch (-want +got):\n%s", diff)
-	}
-	err = s.UpdateServicePrincipal(ctx, newSP(2, guid(1), base))
-	if !tresor.IsKind(err, tresor.NotFound) {
-		t.Errorf("UpdateServicePrincipal(missing) = %v, want NotFound", err)
 	}
 }
 
