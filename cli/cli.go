@@ -49,10 +49,12 @@ var errUsage = errors.New("usage")
 const usage = `usage: tresor <command> [flags]
 
 Server:
-  serve [--data DIR] [--addr HOST:PORT] [--domain D]   run the server
+  serve [--data DIR] [--addr HOST:PORT] [--domain D] [--clock real|virtual]   run the server
   env [--data DIR]                                       print the environment for clients (eval "$(tresor env)")
   audit verify [--data DIR] [--head SEQ:MAC]             check the audit log's chain (a changed or removed record fails)
   audit tail [--data DIR] [-n N]                         print the newest audit records
+  clock show | advance P18M | set 2028-01-01T00:00:00Z   a server started with --clock virtual: show or move
+                                                         its clock, running all work that becomes due
 
 Resources (mirror az):
   group create|show|list|delete
@@ -88,6 +90,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return &auditCommand{out: stdout}, args[1:], nil
 	case "group":
 		return groupCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "clock":
+		return clockCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "identity":
 		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "ad":

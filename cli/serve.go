@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // serveCommand runs the server until its context ends.
@@ -18,6 +19,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.DataDir, "data", "./tresor-data", "data directory (created on first start)")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "listen address")
 	fs.StringVar(&cfg.Domain, "domain", "localhost", "DNS domain: vaults are {name}.vault.{domain}")
+	fs.StringVar(&cfg.Clock, "clock", ClockReal, "real, or virtual: time stands still until 'tresor clock advance' (for testing rotation)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -26,7 +28,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	s.Logger.Info("tresor serving", "addr", s.Addr(), "domain", cfg.Domain, "data", cfg.DataDir,
+	s.Logger.Info("tresor serving", "addr", s.Addr(), "domain", cfg.Domain, "data", cfg.DataDir, "clock", s.Clock.Now().Format(time.RFC3339),
 		"env", filepath.Join(cfg.DataDir, "tresor.env"))
 	return s.Serve(ctx)
 }

@@ -15,11 +15,13 @@ import (
 
 	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/client"
+	"github.com/tresorkms/tresor/clock"
 	"github.com/tresorkms/tresor/hsm/software"
 	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/keyvault/kvhttp"
 	"github.com/tresorkms/tresor/rbac"
+	"github.com/tresorkms/tresor/scheduler"
 	"github.com/tresorkms/tresor/seal"
 	"github.com/tresorkms/tresor/sqlite"
 )
@@ -29,8 +31,17 @@ type Config struct {
 	DataDir string
 	Addr    string // listen address; port 0 picks a free port
 	Domain  string
-	Logger  *slog.Logger
+	// Clock is "real" (the default) or "virtual": a clock that stands
+	// still until the administrator advances it (tresor clock advance).
+	Clock  string
+	Logger *slog.Logger
 }
+
+// The clock modes.
+const (
+	ClockReal    = "real"
+	ClockVirtual = "virtual"
+)
 
 // Server is the whole system: it opens the data directory, wires every
 // service and serves them on one HTTPS listener. The e2e tests run it
@@ -43,6 +54,13 @@ type Server struct {
 	RBAC   *rbac.Service
 	// Env is the environment for clients, as written to DIR/tresor.env.
 	Env client.Env
+
+	// Clock is the time of keys, rotation and every periodic task (not of
+	// tokens, which stay on real time).
+	Clock clock.Clock
+	// Virtual is the clock if it is virtual, else nil.
+	Virtual   *clock.Virtual
+	Scheduler *scheduler.Scheduler
 
 	ln    net.Listener
 	http  *http.Server
@@ -90,9 +108,13 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, err
 	}
+	if err := s.openClock(ctx); err != nil {
+		return nil, err
+	}
 	// The server is the only writer of its database, so the lookups behind
 	// every cryptographic operation can be served from memory.
 	s.Keys = keyvault.NewService(keyvault.Cached(s.DB), software.New(keySealer), backupSealer)
+	s.Keys.Now = s.Clock.Now
 	s.RBAC = &rbac.Service{Store: s.DB}
 	s.Keys.Access = s.RBAC
 	if s.audit, err = audit.Open(ctx, s.DB, root, audit.Options{}); err != nil {
@@ -114,8 +136,10 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Resource: u.hsmResource, Authority: authority, Logger: s.Logger, RBAC: s.RBAC, Audit: s.record,
 		Authenticate: s.sys.authenticator(u.hsmResource, "https://managedhsm."+cfg.Domain),
 	})
+	s.Scheduler = &scheduler.Scheduler{Clock: s.Clock, Tasks: s.tasks(), Logger: s.Logger}
+	control := s.withClockAPI(s.sys.control(), u)
 	s.http = &http.Server{
-		Handler:           s.dispatch(vaults, hsms, s.sys.control()),
+		Handler:           s.dispatch(vaults, hsms, control),
 		TLSConfig:         s.sys.tlsConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -185,10 +209,10 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.ln, "", "") }()
-	housekeeping := make(chan struct{})
-	hctx, stopHousekeeping := context.WithCancel(ctx)
-	go func() { defer close(housekeeping); s.housekeep(hctx) }()
-	defer func() { stopHousekeeping(); <-housekeeping }()
+	work := make(chan struct{})
+	wctx, stopWork := context.WithCancel(ctx)
+	go func() { defer close(work); s.Scheduler.Start(wctx) }()
+	defer func() { stopWork(); <-work }()
 	select {
 	case err := <-errc:
 		return err
@@ -202,28 +226,6 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 		return nil
-	}
-}
-
-// housekeepingInterval is how often the server does its periodic work.
-const housekeepingInterval = time.Hour
-
-// housekeep does the server's periodic work on real time until ctx ends:
-// for now, rolling over the token signing key when it is due.
-func (s *Server) housekeep(ctx context.Context) {
-	t := time.NewTicker(housekeepingInterval)
-	defer t.Stop()
-	for {
-		if rotated, err := s.sys.identity.RolloverSigningKeys(ctx); err != nil && ctx.Err() == nil {
-			s.Logger.ErrorContext(ctx, "signing key rollover failed", "err", err)
-		} else if rotated {
-			s.Logger.InfoContext(ctx, "token signing key rolled over")
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

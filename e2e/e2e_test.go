@@ -57,12 +57,20 @@ func start(tb testing.TB) *env {
 
 func startIn(tb testing.TB, dir string) *env {
 	tb.Helper()
+	return startWith(tb, cli.Config{DataDir: dir})
+}
+
+// startWith runs a server with cfg, on a free loopback port.
+func startWith(tb testing.TB, cfg cli.Config) *env {
+	tb.Helper()
+	dir := cfg.DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv, err := cli.Open(ctx, cli.Config{DataDir: dir, Addr: "127.0.0.1:0", Domain: "localhost", Logger: logger})
+	cfg.Addr, cfg.Domain, cfg.Logger = "127.0.0.1:0", "localhost", logger
+	srv, err := cli.Open(ctx, cfg)
 	if err != nil {
 		cancel()
 		tb.Fatalf("cli.Open: %v", err)

@@ -342,12 +342,18 @@ const dueBatch = 256
 
 // RotationResult reports what RotateDue did.
 type RotationResult struct {
-	Rotated []KeyVersion // the new versions, in the order of their keys' due times
+	Rotated []Rotation // in the order of the keys' due times
 	// Failed lists the keys that were due but could not rotate (a Managed
 	// HSM key at its version limit, a key whose vault is gone), with why.
 	// Their schedule is cleared so that they are not retried every tick;
 	// the next policy change or version reschedules them.
 	Failed []RotationFailure
+}
+
+// Rotation is a key that RotateDue rotated, with its new version.
+type Rotation struct {
+	Key DueKey
+	New KeyVersion
 }
 
 // RotationFailure is a key that RotateDue could not rotate.
@@ -382,7 +388,7 @@ func (s *Service) RotateDue(ctx context.Context) (RotationResult, error) {
 				}
 				progress = true
 			case kv.Version != "":
-				res.Rotated = append(res.Rotated, kv)
+				res.Rotated = append(res.Rotated, Rotation{Key: d, New: kv})
 				progress = true
 			default:
 				progress = true // not due after all; rescheduled
@@ -424,4 +430,14 @@ func (s *Service) unschedule(ctx context.Context, d DueKey) error {
 		return nil
 	}
 	return err
+}
+
+// NextRotation returns when the earliest scheduled rotation is due (it may
+// be past), or the zero time if no key has one: the scheduler's Next.
+func (s *Service) NextRotation(ctx context.Context) (time.Time, error) {
+	due, err := s.Store.DueRotations(ctx, time.Unix(1<<40, 0), 1)
+	if err != nil || len(due) == 0 {
+		return time.Time{}, err
+	}
+	return due[0].Due, nil
 }

@@ -235,8 +235,8 @@ func TestRotateDue(t *testing.T) {
 		if err != nil || len(res.Failed) > 0 {
 			t.Fatalf("RotateDue at %v = %+v, %v", at, res.Failed, err)
 		}
-		for _, kv := range res.Rotated {
-			rotations[kv.Name] = append(rotations[kv.Name], kv.Created)
+		for _, r := range res.Rotated {
+			rotations[r.New.Name] = append(rotations[r.New.Name], r.New.Created)
 		}
 	}
 	// Tick daily for three years.
@@ -270,8 +270,8 @@ func TestRotateDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := map[string]int{}
-	for _, kv := range res.Rotated {
-		count[kv.Name]++
+	for _, r := range res.Rotated {
+		count[r.Key.Name]++
 	}
 	if count["monthly18"] != 1 || count["beforeexp"] != 1 || len(res.Rotated) != 2 {
 		t.Errorf("after ten years down, rotated %v; want each policy key once", count)

@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/audit"
+	"github.com/tresorkms/tresor/clock"
+	"github.com/tresorkms/tresor/keyvault"
+	"github.com/tresorkms/tresor/scheduler"
+	"github.com/tresorkms/tresor/scheduler/clockhttp"
+)
+
+// schedulerPrincipal is who the audit log names for scheduled work.
+var schedulerPrincipal = tresor.Principal{Name: "tresor-scheduler", Type: tresor.ServicePrincipal}
+
+// openClock chooses the server's clock. A virtual clock resumes at the
+// time it showed when the server stopped, or starts at the real time.
+func (s *Server) openClock(ctx context.Context) error {
+	switch s.Config.Clock {
+	case "", ClockReal:
+		s.Clock = clock.Real{}
+		return nil
+	case ClockVirtual:
+		start, ok, err := s.DB.VirtualClock(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			start = time.Now().UTC().Truncate(time.Second)
+			if err := s.DB.SetVirtualClock(ctx, start); err != nil {
+				return err
+			}
+		}
+		s.Virtual = clock.NewVirtual(start)
+		s.Clock = s.Virtual
+		return nil
+	}
+	return fmt.Errorf("--clock %q: want %s or %s", s.Config.Clock, ClockReal, ClockVirtual)
+}
+
+// tasks are the server's periodic work.
+func (s *Server) tasks() []scheduler.Task {
+	return []scheduler.Task{
+		{Name: "key rotation", Next: s.Keys.NextRotation, Run: s.rotateDue},
+		{
+			// On real time whatever the server's clock: tokens must keep
+			// working across a jump of the virtual clock.
+			Name: "token signing key rollover",
+			Next: func(context.Context) (time.Time, error) { return time.Time{}, nil },
+			Run: func(ctx context.Context, _ time.Time) error {
+				rotated, err := s.sys.identity.RolloverSigningKeys(ctx)
+				if rotated {
+					s.Logger.InfoContext(ctx, "token signing key rolled over")
+				}
+				return err
+			},
+		},
+	}
+}
+
+// rotateDue rotates the keys that are due and records each rotation, and
+// each failure, in the audit log.
+func (s *Server) rotateDue(ctx context.Context, _ time.Time) error {
+	res, err := s.Keys.RotateDue(ctx)
+	for _, r := range res.Rotated {
+		s.record(ctx, audit.Record{
+			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: "RotateKey",
+			ResourceID: s.keyURL(r.Key), KeyVersion: r.New.Version, Result: "Allowed", Status: http.StatusOK,
+		})
+	}
+	for _, f := range res.Failed {
+		s.Logger.WarnContext(ctx, "scheduled key rotation failed", "key", s.keyURL(f.Key), "err", f.Err)
+		s.record(ctx, audit.Record{
+			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: "RotateKey",
+			ResourceID: s.keyURL(f.Key), Result: "Failed", Status: statusOf(f.Err),
+		})
+	}
+	return err
+}
+
+// keyURL is a key's data-plane URL, as the audit log names keys.
+func (s *Server) keyURL(d keyvault.DueKey) string {
+	u := s.urls()
+	host := ".vault."
+	if d.VaultKind == keyvault.ManagedHSM {
+		host = ".managedhsm."
+	}
+	return "https://" + strings.ToLower(d.VaultName) + host + s.Domain + u.suffix + "/keys/" + d.Name
+}
+
+// statusOf is the HTTP status a data-plane request failing with err would
+// get, for audit records of work no request asked for.
+func statusOf(err error) int {
+	switch tresor.KindOf(err) {
+	case tresor.Invalid:
+		return http.StatusBadRequest
+	case tresor.NotFound:
+		return http.StatusNotFound
+	case tresor.Forbidden:
+		return http.StatusForbidden
+	case tresor.Conflict:
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+// withClockAPI serves the virtual clock's admin API in front of control;
+// a server on real time answers its paths 404.
+func (s *Server) withClockAPI(control http.Handler, u urls) http.Handler {
+	var api http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error":{"code":"NotFound","message":"This server runs on real time and has no clock API; start it with --clock virtual."}}`)) //nolint:errcheck // the client went away
+	})
+	if s.Virtual != nil {
+		api = &clockhttp.Handler{
+			Clock: s.Virtual, Scheduler: s.Scheduler, Admin: s.sys.adminObjectID,
+			Authenticate: s.sys.authenticator(u.armAudience), Persist: s.DB.SetVirtualClock, Audit: s.record,
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := strings.ToLower(r.URL.Path); p == clockhttp.Prefix || strings.HasPrefix(p, clockhttp.Prefix+"/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		control.ServeHTTP(w, r)
+	})
+}

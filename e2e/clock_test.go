@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/tresorkms/tresor/cli"
+)
+
+// TestVirtualClockRotation runs the seed's policies on a server with a
+// virtual clock: advancing the clock rotates each key exactly when its
+// policy says, before the advance returns; old versions keep unwrapping;
+// clients' cached tokens keep working across years; every scheduled
+// rotation is in the audit log; a restart keeps the clock's time.
+func TestVirtualClockRotation(t *testing.T) {
+	dir := t.TempDir()
+	e := startWith(t, cli.Config{DataDir: dir, Clock: cli.ClockVirtual})
+	ctx := context.Background()
+	run := func(args ...string) []byte {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := cli.Run(ctx, append(args, "--data", dir), &out, &errb); code != 0 {
+			t.Fatalf("tresor %s = exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		return out.Bytes()
+	}
+	now := func() time.Time {
+		t.Helper()
+		var st struct{ Now time.Time }
+		if err := json.Unmarshal(run("clock", "show"), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Now
+	}
+	start := now()
+	hsm := e.vault(t, "hsm-clock", true, nil)
+	created, err := hsm.CreateKey(ctx, "cmk", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created.Attributes.Created.Equal(start) {
+		t.Errorf("key created at %v; the virtual clock shows %v", created.Attributes.Created, start)
+	}
+	// Seed policy 1: rotate 18 months after creation, new versions expire after two years.
+	if _, err := hsm.UpdateKeyRotationPolicy(ctx, "cmk", azkeys.KeyRotationPolicy{
+		LifetimeActions: []*azkeys.LifetimeAction{{
+			Trigger: &azkeys.LifetimeActionTrigger{TimeAfterCreate: to.Ptr("P18M")},
+			Action:  &azkeys.LifetimeActionType{Type: to.Ptr(azkeys.KeyRotationPolicyActionRotate)},
+		}},
+		Attributes: &azkeys.KeyRotationPolicyAttributes{ExpiryTime: to.Ptr("P2Y")},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cek := bytes.Repeat([]byte{7}, 32)
+	wrapped, err := hsm.WrapKey(ctx, "cmk", created.Key.KID.Version(), azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: cek}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := func() []time.Time {
+		t.Helper()
+		var out []time.Time
+		pager := hsm.NewListKeyPropertiesVersionsPager("cmk", nil)
+		for pager.More() {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range page.Value {
+				out = append(out, *v.Attributes.Created)
+			}
+		}
+		return out
+	}
+
+	run("clock", "advance", "P18M")
+	at18 := start.AddDate(0, 18, 0)
+	if got := now(); !got.Equal(at18) {
+		t.Errorf("clock after advance P18M = %v, want %v", got, at18)
+	}
+	if got := versions(); len(got) != 2 || !got[1].Equal(at18) {
+		t.Fatalf("versions after P18M = %v; want the original and one created at %v", got, at18)
+	}
+	cur, err := hsm.GetKey(ctx, "cmk", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cur.Attributes.Expires.Equal(at18.AddDate(2, 0, 0)) {
+		t.Errorf("the rotated version expires %v, want created + P2Y = %v", cur.Attributes.Expires, at18.AddDate(2, 0, 0))
+	}
+	// Seventeen months more: nothing is due yet; one more month: the next rotation.
+	run("clock", "advance", "P17M")
+	if got := versions(); len(got) != 2 {
+		t.Errorf("versions 35 months after creation = %d, want 2", len(got))
+	}
+	run("clock", "set", start.AddDate(0, 40, 0).Format(time.RFC3339))
+	if got := versions(); len(got) != 3 || !got[2].Equal(start.AddDate(0, 36, 0)) {
+		t.Errorf("versions after 40 months = %v; want a third created at month 36", got)
+	}
+	// The first version still unwraps what it wrapped; the token the client
+	// cached 40 virtual months ago still works (tokens are on real time).
+	un, err := hsm.UnwrapKey(ctx, "cmk", created.Key.KID.Version(), azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: wrapped.Result}, nil)
+	if err != nil || !bytes.Equal(un.Result, cek) {
+		t.Errorf("unwrap with the first version after rotations = %v", err)
+	}
+	if out := run("audit", "tail", "-n", "200"); bytes.Count(out, []byte(" RotateKey https://hsm-clock.")) != 2 || !bytes.Contains(out, []byte(" scheduler\n")) {
+		t.Errorf("the audit log does not show the scheduled rotations:\n%s", out)
+	}
+
+	// Only the administrator may move the clock.
+	p := e.newPrincipal(t, "not-admin")
+	tok, err := p.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.env["TRESOR_ARM_AUDIENCE"] + "/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", e.env["TRESOR_ARM_ENDPOINT"]+"/tresor/clock/advance", strings.NewReader(`{"by":"P1Y"}`))
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("advance by a non-admin: %d, want 403", resp.StatusCode)
+	}
+	for _, bad := range [][]string{{"clock", "advance", "18 months"}, {"clock", "set", "2020-01-01T00:00:00Z"}} {
+		var out, errb bytes.Buffer
+		if code := cli.Run(ctx, append(bad, "--data", dir), &out, &errb); code == 0 || !strings.Contains(errb.String(), "400") {
+			t.Errorf("tresor %s = exit %d: %s; want a 400", strings.Join(bad, " "), code, errb.String())
+		}
+	}
+
+	// A restart resumes at the clock's time.
+	before := now()
+	e.stop()
+	startWith(t, cli.Config{DataDir: dir, Clock: cli.ClockVirtual})
+	if got := now(); !got.Equal(before) {
+		t.Errorf("clock after restart = %v, want %v", got, before)
+	}
+}
+
+// TestClockAPIAbsentOnRealTime: a server on real time has no clock API.
+func TestClockAPIAbsentOnRealTime(t *testing.T) {
+	e := start(t)
+	var out, errb bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"clock", "advance", "P1D", "--data", e.dir}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "real time") {
+		t.Errorf("clock advance on a real-time server = exit %d: %s", code, errb.String())
+	}
+}
