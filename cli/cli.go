@@ -65,7 +65,8 @@ Resources (mirror az):
   keyvault role assignment create|list|delete --hsm-name H [--role R --assignee OID --scope /keys/K]
   role assignment create|list|delete [--role R --assignee OID --scope ARM-ID] [--name GUID]
   role definition create|update|list|delete [--role-definition FILE_OR_JSON] [--name N] [--custom-role-only] [--scope ARM-ID]
-  keyvault key create|list|list-versions|show|set-attributes|delete|recover|purge|list-deleted|backup|restore|encrypt|decrypt
+  keyvault key create|list|list-versions|show|set-attributes|delete|recover|purge|list-deleted|backup|restore|encrypt|decrypt|rotate
+  keyvault key rotation-policy show|update --name K (--vault-name V | --hsm-name H) [--value FILE_OR_JSON]
 
 Client commands read DIR/tresor.env (--data, default ./tresor-data) or the AZURE_* and TRESOR_* environment.
 Run 'tresor <command> -h' for the flags of a command.`
@@ -107,6 +108,9 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 	case "keyvault":
 		if word(1) == "role" && word(2) == "assignment" {
 			return roleCommand{op: word(3), hsm: true, out: stdout}, rest(args, 4), nil
+		}
+		if word(1) == "key" && word(2) == "rotation-policy" {
+			return keyCommand{op: "rotation-policy " + word(3), out: stdout}, rest(args, 4), nil
 		}
 		if word(1) == "key" {
 			return keyCommand{op: word(2), out: stdout}, rest(args, 3), nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -39,7 +40,7 @@ func (c keyCommand) Run(ctx context.Context, args []string) error {
 	fs.Var(tags, "tags", "space-separated k=v tags")
 	file := fs.String("file", "", "backup file (backup, restore)")
 	alg := fs.String("algorithm", "RSA-OAEP-256", "encryption algorithm")
-	value := fs.String("value", "", "data to encrypt or decrypt")
+	value := fs.String("value", "", "data to encrypt or decrypt; for rotation-policy update, the policy as JSON or a file holding it")
 	dataType := fs.String("data-type", "plaintext", "encrypt input / decrypt output: plaintext or base64")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,6 +105,37 @@ func (c keyCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		return printJSON(c.out, res.KeyBundle)
+	case "rotate":
+		if err := needName(); err != nil {
+			return err
+		}
+		res, err := keys.RotateKey(ctx, *name, nil)
+		if err != nil {
+			return err
+		}
+		return printJSON(c.out, res.KeyBundle)
+	case "rotation-policy show":
+		if err := needName(); err != nil {
+			return err
+		}
+		res, err := keys.GetKeyRotationPolicy(ctx, *name, nil)
+		if err != nil {
+			return err
+		}
+		return printJSON(c.out, res.KeyRotationPolicy)
+	case "rotation-policy update":
+		if err := required(fs, "name", "value"); err != nil {
+			return err
+		}
+		policy, err := readPolicy(*value)
+		if err != nil {
+			return err
+		}
+		res, err := keys.UpdateKeyRotationPolicy(ctx, *name, policy, nil)
+		if err != nil {
+			return err
+		}
+		return printJSON(c.out, res.KeyRotationPolicy)
 	case "list":
 		all, err := collect(ctx, keys.NewListKeyPropertiesPager(nil), func(p azkeys.ListKeyPropertiesResponse) []*azkeys.KeyProperties { return p.Value })
 		if err != nil {
@@ -256,4 +288,21 @@ func keyAttributes(enabled, expires, notBefore string) (*azkeys.KeyAttributes, e
 		*t.dst = &v
 	}
 	return a, nil
+}
+
+// readPolicy reads a rotation policy as az's --value takes it: JSON, or the
+// path of a file holding it.
+func readPolicy(value string) (azkeys.KeyRotationPolicy, error) {
+	b := []byte(value)
+	if !strings.HasPrefix(strings.TrimSpace(value), "{") {
+		var err error
+		if b, err = os.ReadFile(value); err != nil {
+			return azkeys.KeyRotationPolicy{}, fmt.Errorf("--value: %w", err)
+		}
+	}
+	var p azkeys.KeyRotationPolicy
+	if err := json.Unmarshal(b, &p); err != nil {
+		return azkeys.KeyRotationPolicy{}, fmt.Errorf("--value: not a rotation policy: %w", err)
+	}
+	return p, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,16 +52,39 @@ func TestVirtualClockRotation(t *testing.T) {
 	if !created.Attributes.Created.Equal(start) {
 		t.Errorf("key created at %v; the virtual clock shows %v", created.Attributes.Created, start)
 	}
-	// Seed policy 1: rotate 18 months after creation, new versions expire after two years.
-	if _, err := hsm.UpdateKeyRotationPolicy(ctx, "cmk", azkeys.KeyRotationPolicy{
-		LifetimeActions: []*azkeys.LifetimeAction{{
-			Trigger: &azkeys.LifetimeActionTrigger{TimeAfterCreate: to.Ptr("P18M")},
-			Action:  &azkeys.LifetimeActionType{Type: to.Ptr(azkeys.KeyRotationPolicyActionRotate)},
-		}},
-		Attributes: &azkeys.KeyRotationPolicyAttributes{ExpiryTime: to.Ptr("P2Y")},
-	}, nil); err != nil {
+	// Seed policy 1, word for word from the seed, through the CLI: rotate 18
+	// months after creation, new versions expire after two years.
+	policyFile := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policyFile, []byte(`{
+  "lifetimeActions": [
+    {
+      "trigger": {
+        "timeAfterCreate": "P18M",
+        "timeBeforeExpiry": null
+      },
+      "action": {
+        "type": "Rotate"
+      }
+    }
+  ],
+  "attributes": {
+    "expiryTime": "P2Y"
+  }
+}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	run("keyvault", "key", "rotation-policy", "update", "--hsm-name", "hsm-clock", "--name", "cmk", "--value", policyFile)
+	if out := run("keyvault", "key", "rotation-policy", "show", "--hsm-name", "hsm-clock", "--name", "cmk"); !bytes.Contains(out, []byte(`"P18M"`)) {
+		t.Fatalf("rotation-policy show = %s", out)
+	}
+	// Seed policy 2 (inline JSON) on a key that expires in a year: it
+	// rotates 28 days before that, and its new version expires a year later.
+	run("keyvault", "key", "create", "--hsm-name", "hsm-clock", "--name", "exp", "--kty", "oct-HSM",
+		"--expires", start.AddDate(1, 0, 0).Format(time.RFC3339))
+	run("keyvault", "key", "rotation-policy", "update", "--hsm-name", "hsm-clock", "--name", "exp", "--value",
+		`{"lifetimeActions":[{"trigger":{"timeAfterCreate":null,"timeBeforeExpiry":"P28D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P1Y"}}`)
+	// On demand, too (a policy is set).
+	run("keyvault", "key", "rotate", "--hsm-name", "hsm-clock", "--name", "exp")
 	cek := bytes.Repeat([]byte{7}, 32)
 	wrapped, err := hsm.WrapKey(ctx, "cmk", created.Key.KID.Version(), azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: cek}, nil)
 	if err != nil {
@@ -105,13 +130,42 @@ func TestVirtualClockRotation(t *testing.T) {
 	if got := versions(); len(got) != 3 || !got[2].Equal(start.AddDate(0, 36, 0)) {
 		t.Errorf("versions after 40 months = %v; want a third created at month 36", got)
 	}
+	// The "exp" key: rotated on demand at the start (that version expires a
+	// year later, per the policy), then 28 days before each expiry.
+	var expVersions []struct {
+		Attributes struct { // azkeys writes Unix times
+			Created int64 `json:"created"`
+			Expires int64 `json:"exp"`
+		} `json:"attributes"`
+	}
+	if err := json.Unmarshal(run("keyvault", "key", "list-versions", "--hsm-name", "hsm-clock", "--name", "exp"), &expVersions); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{start, start}
+	for c := start; ; {
+		next := c.AddDate(1, 0, 0).AddDate(0, 0, -28)
+		if next.After(start.AddDate(0, 40, 0)) {
+			break
+		}
+		want, c = append(want, next), next
+	}
+	if len(expVersions) != len(want) {
+		t.Errorf("the before-expiry key has %d versions, want %d (created %v)", len(expVersions), len(want), want)
+	} else {
+		for i, v := range expVersions[1:] {
+			created, expires := time.Unix(v.Attributes.Created, 0).UTC(), time.Unix(v.Attributes.Expires, 0).UTC()
+			if !created.Equal(want[i+1]) || !expires.Equal(want[i+1].AddDate(1, 0, 0)) {
+				t.Errorf("version %d: created %v expires %v; want %v and a year later", i+1, created, expires, want[i+1])
+			}
+		}
+	}
 	// The first version still unwraps what it wrapped; the token the client
 	// cached 40 virtual months ago still works (tokens are on real time).
 	un, err := hsm.UnwrapKey(ctx, "cmk", created.Key.KID.Version(), azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: wrapped.Result}, nil)
 	if err != nil || !bytes.Equal(un.Result, cek) {
 		t.Errorf("unwrap with the first version after rotations = %v", err)
 	}
-	if out := run("audit", "tail", "-n", "200"); bytes.Count(out, []byte(" RotateKey https://hsm-clock.")) != 2 || !bytes.Contains(out, []byte(" scheduler\n")) {
+	if out := run("audit", "tail", "-n", "200"); bytes.Count(out, []byte(" RotateKey https://hsm-clock.managedhsm.localhost:"+strings.Split(e.env["TRESOR_ADDR"], ":")[1]+"/keys/cmk ")) != 2 || !bytes.Contains(out, []byte(" scheduler\n")) {
 		t.Errorf("the audit log does not show the scheduled rotations:\n%s", out)
 	}
 
