@@ -43,12 +43,6 @@ func (s *Service) NewManagedIdentity(tenantID, displayName, resourceID string) (
 
 const maxResourceID = 1024
 
-// ServicePrincipalByObjectID returns the principal with that object id.
-// NotFound if there is none.
-func (s *Service) ServicePrincipalByObjectID(ctx context.Context, objectID string) (ServicePrincipal, error) {
-	return s.Store.ServicePrincipal(ctx, strings.ToLower(objectID))
-}
-
 // DeleteServicePrincipal deletes a principal. Its tokens stay valid until
 // they expire (at most TokenLifetime), as Entra's do; its role assignments
 // stay, granting nothing to anyone, until they are deleted. NotFound if

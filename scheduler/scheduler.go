@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -131,13 +130,4 @@ func (s *Scheduler) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
-}
-
-// Names returns the tasks' names, for showing.
-func (s *Scheduler) Names() []string {
-	out := make([]string, 0, len(s.Tasks))
-	for _, t := range s.Tasks {
-		out = append(out, t.Name)
-	}
-	return slices.Clip(out)
 }
