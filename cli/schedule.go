@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/clock"
 	"github.com/tresorkms/tresor/keyvault"
+	"github.com/tresorkms/tresor/rbac"
 	"github.com/tresorkms/tresor/scheduler"
 	"github.com/tresorkms/tresor/scheduler/clockhttp"
 )
@@ -47,6 +49,7 @@ func (s *Server) openClock(ctx context.Context) error {
 func (s *Server) tasks() []scheduler.Task {
 	return []scheduler.Task{
 		{Name: "key rotation", Next: s.Keys.NextRotation, Run: s.rotateDue},
+		{Name: "purge of deleted keys and vaults", Next: s.Keys.NextPurge, Run: s.purgeDue},
 		{
 			// On real time whatever the server's clock: tokens must keep
 			// working across a jump of the virtual clock.
@@ -83,14 +86,40 @@ func (s *Server) rotateDue(ctx context.Context, _ time.Time) error {
 	return err
 }
 
+// purgeDue purges the soft-deleted keys and vaults whose retention has
+// passed, with a purged HSM's local role assignments, and records each
+// purge in the audit log.
+func (s *Server) purgeDue(ctx context.Context, _ time.Time) error {
+	purged, err := s.Keys.PurgeDue(ctx)
+	for _, p := range purged {
+		op, id := "PurgeDeletedKey", s.vaultURL(p.VaultKind, p.VaultName)+"/deletedkeys/"+p.Key
+		if p.Key == "" {
+			op, id = "PurgeDeletedVault", p.VaultName
+			if p.VaultKind == keyvault.ManagedHSM {
+				if rerr := s.RBAC.DeleteRealm(ctx, rbac.HSMRealm(p.VaultID)); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+			}
+		}
+		s.record(ctx, audit.Record{
+			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: op, ResourceID: id, Result: "Allowed", Status: http.StatusOK,
+		})
+	}
+	return err
+}
+
 // keyURL is a key's data-plane URL, as the audit log names keys.
 func (s *Server) keyURL(d keyvault.DueKey) string {
-	u := s.urls()
+	return s.vaultURL(d.VaultKind, d.VaultName) + "/keys/" + d.Name
+}
+
+// vaultURL is a vault's or HSM's data-plane URL, without a trailing slash.
+func (s *Server) vaultURL(kind keyvault.VaultKind, name string) string {
 	host := ".vault."
-	if d.VaultKind == keyvault.ManagedHSM {
+	if kind == keyvault.ManagedHSM {
 		host = ".managedhsm."
 	}
-	return "https://" + strings.ToLower(d.VaultName) + host + s.Domain + u.suffix + "/keys/" + d.Name
+	return "https://" + strings.ToLower(name) + host + s.Domain + s.urls().suffix
 }
 
 // statusOf is the HTTP status a data-plane request failing with err would

@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/tresorkms/tresor/cli"
@@ -207,5 +208,61 @@ func TestClockAPIAbsentOnRealTime(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := cli.Run(context.Background(), []string{"clock", "advance", "P1D", "--data", e.dir}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "real time") {
 		t.Errorf("clock advance on a real-time server = exit %d: %s", code, errb.String())
+	}
+}
+
+// TestVirtualClockPurge: soft-deleted keys and vaults are purged by the
+// scheduler when their retention has passed, not before, purge protection
+// or not.
+func TestVirtualClockPurge(t *testing.T) {
+	dir := t.TempDir()
+	e := startWith(t, cli.Config{DataDir: dir, Clock: cli.ClockVirtual})
+	ctx := context.Background()
+	keys := e.vault(t, "kv-purge", false, func(p *armkeyvault.VaultProperties) {
+		p.SoftDeleteRetentionInDays, p.EnablePurgeProtection = to.Ptr[int32](7), to.Ptr(true)
+	})
+	if _, err := keys.CreateKey(ctx, "k", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeEC)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.DeleteKey(ctx, "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	advance := func(by string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := cli.Run(ctx, []string{"clock", "advance", by, "--data", dir}, &out, &errb); code != 0 {
+			t.Fatalf("clock advance %s: %s", by, errb.String())
+		}
+	}
+	advance("P6D")
+	if _, err := keys.GetDeletedKey(ctx, "k", nil); err != nil {
+		t.Fatalf("the deleted key is gone before its retention passed: %v", err)
+	}
+	if _, err := keys.PurgeDeletedKey(ctx, "k", nil); statusOf(err) != http.StatusForbidden {
+		t.Errorf("purge under purge protection = %v; want 403", err)
+	}
+	advance("P1D")
+	if _, err := keys.GetDeletedKey(ctx, "k", nil); statusOf(err) != http.StatusNotFound {
+		t.Errorf("the deleted key after its retention = %v; want 404, purged", err)
+	}
+
+	vaults, err := armkeyvault.NewVaultsClient(e.env["AZURE_SUBSCRIPTION_ID"], e.cred, e.env.ARMOptions(e.http))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vaults.Delete(ctx, "rg-e2e", "kv-purge", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vaults.GetDeleted(ctx, "kv-purge", "westeurope", nil); err != nil {
+		t.Fatalf("the deleted vault: %v", err)
+	}
+	advance("P7D")
+	if _, err := vaults.GetDeleted(ctx, "kv-purge", "westeurope", nil); statusOf(err) != http.StatusNotFound {
+		t.Errorf("the deleted vault after its retention = %v; want 404, purged", err)
+	}
+	var out, errb bytes.Buffer
+	cli.Run(ctx, []string{"audit", "tail", "-n", "50", "--data", dir}, &out, &errb)
+	if !bytes.Contains(out.Bytes(), []byte(" PurgeDeletedKey ")) || !bytes.Contains(out.Bytes(), []byte(" PurgeDeletedVault kv-purge")) {
+		t.Errorf("the audit log lacks the scheduled purges:\n%s", out.String())
 	}
 }

@@ -277,3 +277,52 @@ func TestRotateDue(t *testing.T) {
 		t.Errorf("after ten years down, rotated %v; want each policy key once", count)
 	}
 }
+
+// TestPurgeDue purges soft-deleted keys and vaults once their retention
+// has passed, purge protection or not, and nothing earlier.
+func TestPurgeDue(t *testing.T) {
+	f := newFixture(t)
+	kv := f.vault(t, keyvault.Vault{Name: "kv-purge", SoftDelete: true, RetentionDays: 7, PurgeProtection: true})
+	other := f.vault(t, keyvault.Vault{Name: "kv-gone", SoftDelete: true, RetentionDays: 30})
+	for _, name := range []string{"a", "b"} {
+		if _, err := f.svc.CreateKey(f.ctx, kv, name, keyvault.CreateKeyParams{Type: keyvault.RSA}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := f.clock.t
+	if _, err := f.svc.DeleteKey(f.ctx, kv, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteVault(f.ctx, keyvault.KeyVault, other.Name); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := f.svc.NextPurge(f.ctx); err != nil || !next.Equal(start.AddDate(0, 0, 7)) {
+		t.Errorf("NextPurge = %v, %v; want the key's purge in 7 days", next, err)
+	}
+	f.clock.t = start.AddDate(0, 0, 7).Add(-time.Second)
+	if purged, err := f.svc.PurgeDue(f.ctx); err != nil || len(purged) != 0 {
+		t.Errorf("PurgeDue a second early = %+v, %v", purged, err)
+	}
+	f.clock.t = start.AddDate(0, 0, 7)
+	purged, err := f.svc.PurgeDue(f.ctx)
+	if err != nil || len(purged) != 1 || purged[0].Key != "a" {
+		t.Fatalf("PurgeDue after 7 days = %+v, %v; want key a", purged, err)
+	}
+	if _, err := f.svc.GetDeletedKey(f.ctx, kv, "a"); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("purged key still deleted-but-present: %v", err)
+	}
+	if _, err := f.svc.GetKey(f.ctx, kv, "b", ""); err != nil {
+		t.Errorf("a live key was touched: %v", err)
+	}
+	f.clock.t = start.AddDate(0, 0, 30)
+	purged, err = f.svc.PurgeDue(f.ctx)
+	if err != nil || len(purged) != 1 || purged[0].Key != "" || purged[0].VaultName != "kv-gone" {
+		t.Fatalf("PurgeDue after 30 days = %+v, %v; want the vault", purged, err)
+	}
+	if _, err := f.svc.GetDeletedVault(f.ctx, keyvault.KeyVault, "kv-gone"); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("purged vault still there: %v", err)
+	}
+	if next, err := f.svc.NextPurge(f.ctx); err != nil || !next.IsZero() {
+		t.Errorf("NextPurge with nothing deleted = %v, %v", next, err)
+	}
+}

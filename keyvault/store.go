@@ -59,6 +59,11 @@ type Store interface {
 	// before now, earliest first (ties by vault id and name).
 	// Its cost grows with the keys returned, not with all keys.
 	DueRotations(ctx context.Context, now time.Time, max int) ([]DueKey, error)
+	// DuePurges returns up to max soft-deleted keys and vaults whose
+	// scheduled purge time is at or before now, earliest first (ties: keys
+	// before vaults, then by vault id and name). Its cost grows with the
+	// objects returned, not with all objects.
+	DuePurges(ctx context.Context, now time.Time, max int) ([]DuePurge, error)
 
 	// DeleteKey marks a key and all its versions deleted.
 	DeleteKey(ctx context.Context, vaultID, name string, d Deletion) error
@@ -83,6 +88,16 @@ type DueKey struct {
 	VaultName string
 	Name      string
 	Due       time.Time
+}
+
+// DuePurge names a soft-deleted key, or vault if Key is empty, whose
+// retention has passed.
+type DuePurge struct {
+	VaultID   string
+	VaultKind VaultKind
+	VaultName string
+	Key       string
+	PurgeAt   time.Time
 }
 
 // VaultFilter selects vaults. Empty fields match everything.

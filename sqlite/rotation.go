@@ -160,3 +160,37 @@ func (db *DB) DueRotations(ctx context.Context, now time.Time, max int) ([]keyva
 	})
 	return out, internal(err, "sqlite: due rotations")
 }
+
+// DuePurges implements keyvault.Store.
+func (db *DB) DuePurges(ctx context.Context, now time.Time, max int) ([]keyvault.DuePurge, error) {
+	var out []keyvault.DuePurge
+	err := db.view(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT purge_at, is_vault, vault_id, kind, vault_name, key FROM (
+				SELECT k.purge_at, 0 AS is_vault, k.vault_id, v.kind, v.name AS vault_name, k.name AS key FROM keys k
+				JOIN vaults v ON v.id = k.vault_id
+				WHERE k.deleted IS NOT NULL AND k.purge_at <= ?1
+				ORDER BY k.purge_at LIMIT ?2)
+			UNION ALL SELECT * FROM (
+				SELECT purge_at, 1, id, kind, name, '' FROM vaults
+				WHERE deleted IS NOT NULL AND purge_at <= ?1
+				ORDER BY purge_at LIMIT ?2)
+			ORDER BY purge_at, is_vault, vault_id, key LIMIT ?2`, now.Unix(), max)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d keyvault.DuePurge
+			var at int64
+			var isVault int
+			var kind string
+			if err := rows.Scan(&at, &isVault, &d.VaultID, &kind, &d.VaultName, &d.Key); err != nil {
+				return err
+			}
+			d.VaultKind, d.PurgeAt = keyvault.VaultKind(kind), time.Unix(at, 0).UTC()
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	return out, internal(err, "sqlite: due purges")
+}

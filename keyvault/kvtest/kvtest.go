@@ -69,6 +69,7 @@ func TestStore(t *testing.T, open func(t *testing.T) keyvault.Store) {
 		{"KeyNamesIgnoreCase", testKeyNamesIgnoreCase},
 		{"RotationPolicy", testRotationPolicy},
 		{"DueRotations", testDueRotations},
+		{"DuePurges", testDuePurges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

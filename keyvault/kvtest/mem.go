@@ -481,3 +481,34 @@ func (s *memStore) RestoreKey(ctx context.Context, versions []keyvault.KeyVersio
 	s.keys[id], s.seq = k, seq
 	return nil
 }
+
+func (s *memStore) DuePurges(ctx context.Context, now time.Time, max int) ([]keyvault.DuePurge, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []keyvault.DuePurge
+	for _, k := range s.keys {
+		if k.deleted() && !k.deletion.PurgeAt.After(now) {
+			newest := k.versions[len(k.versions)-1].kv
+			v := s.vaults[newest.VaultID]
+			out = append(out, keyvault.DuePurge{VaultID: v.ID, VaultKind: v.Kind, VaultName: v.Name, Key: newest.Name, PurgeAt: k.deletion.PurgeAt})
+		}
+	}
+	for _, v := range s.vaults {
+		if v.IsDeleted() && !v.PurgeAt.After(now) {
+			out = append(out, keyvault.DuePurge{VaultID: v.ID, VaultKind: v.Kind, VaultName: v.Name, PurgeAt: v.PurgeAt})
+		}
+	}
+	slices.SortFunc(out, func(a, b keyvault.DuePurge) int {
+		isVault := func(d keyvault.DuePurge) int {
+			if d.Key == "" {
+				return 1
+			}
+			return 0
+		}
+		return cmp.Or(a.PurgeAt.Compare(b.PurgeAt), isVault(a)-isVault(b), strings.Compare(a.VaultID, b.VaultID), strings.Compare(a.Key, b.Key))
+	})
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out, nil
+}

@@ -138,3 +138,44 @@ func testDueRotations(t *testing.T, s keyvault.Store) {
 		t.Errorf("DueRotations at +1000h (-want +got):\n%s", diff)
 	}
 }
+
+func testDuePurges(t *testing.T, s keyvault.Store) {
+	ctx := context.Background()
+	newVaults(t, s, "v1", "v2", "v3")
+	create(t, s, fullVersion("v1", "a", 1), fullVersion("v1", "b", 2), fullVersion("v2", "c", 3), fullVersion("v1", "live", 4))
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	must(t, "DeleteKey a", s.DeleteKey(ctx, "v1", "a", keyvault.Deletion{Deleted: t0, PurgeAt: at(3)}))
+	must(t, "DeleteKey b", s.DeleteKey(ctx, "v1", "b", keyvault.Deletion{Deleted: t0, PurgeAt: at(1)}))
+	must(t, "DeleteKey c", s.DeleteKey(ctx, "v2", "c", keyvault.Deletion{Deleted: t0, PurgeAt: at(100)}))
+	v3, err := s.Vault(ctx, keyvault.KeyVault, "kv-v3")
+	must(t, "Vault", err)
+	v3.Deleted, v3.PurgeAt = t0, at(2)
+	must(t, "UpdateVault", s.UpdateVault(ctx, v3))
+	names := func(ds []keyvault.DuePurge) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.VaultName+"/"+d.Key)
+		}
+		return out
+	}
+	got, err := s.DuePurges(ctx, at(3), 10)
+	must(t, "DuePurges", err)
+	if diff := cmp.Diff([]string{"kv-v1/b", "kv-v3/", "kv-v1/a"}, names(got)); diff != "" {
+		t.Errorf("DuePurges at +3h (-want +got):\n%s", diff)
+	}
+	if len(got) == 3 && (!got[0].PurgeAt.Equal(at(1)) || got[1].VaultKind != keyvault.KeyVault || got[1].VaultID != "v3") {
+		t.Errorf("DuePurges entries = %+v", got)
+	}
+	got, err = s.DuePurges(ctx, at(3), 1)
+	must(t, "DuePurges(max 1)", err)
+	if diff := cmp.Diff([]string{"kv-v1/b"}, names(got)); diff != "" {
+		t.Errorf("DuePurges with max 1 (-want +got):\n%s", diff)
+	}
+	must(t, "PurgeKey", s.PurgeKey(ctx, "v1", "b"))
+	must(t, "RecoverKey", s.RecoverKey(ctx, "v1", "a"))
+	got, err = s.DuePurges(ctx, at(3), 10)
+	must(t, "DuePurges", err)
+	if diff := cmp.Diff([]string{"kv-v3/"}, names(got)); diff != "" {
+		t.Errorf("DuePurges after purging b and recovering a (-want +got):\n%s", diff)
+	}
+}
