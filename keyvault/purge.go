@@ -20,6 +20,7 @@ func (s *Service) PurgeDue(ctx context.Context) ([]DuePurge, error) {
 		if err != nil || len(due) == 0 {
 			return purged, err
 		}
+		before := len(purged)
 		for _, d := range due {
 			if d.Key == "" {
 				err = s.Store.PurgeVault(ctx, d.VaultID)
@@ -34,6 +35,9 @@ func (s *Service) PurgeDue(ctx context.Context) ([]DuePurge, error) {
 			default:
 				purged = append(purged, d)
 			}
+		}
+		if len(purged) == before {
+			return purged, nil // everything in the batch went meanwhile
 		}
 	}
 }
