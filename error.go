@@ -93,5 +93,14 @@ func KindOf(err error) Kind {
 	return Internal
 }
 
+// ReasonOf returns the Reason of the first *Error in err's chain, or "".
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
 // IsKind reports whether err's Kind is k.
 func IsKind(err error, k Kind) bool { return err != nil && KindOf(err) == k }

@@ -17,7 +17,9 @@ import (
 	"github.com/tresorkms/tresor/scheduler/clockhttp"
 )
 
-// schedulerPrincipal is who the audit log names for scheduled work.
+// schedulerPrincipal is who the audit log names for scheduled work. Its
+// records have request id "scheduler" and no HTTP status (0): no request
+// asked for the work.
 var schedulerPrincipal = tresor.Principal{Name: "tresor-scheduler", Type: tresor.ServicePrincipal}
 
 // openClock chooses the server's clock. A virtual clock resumes at the
@@ -73,14 +75,14 @@ func (s *Server) rotateDue(ctx context.Context, _ time.Time) error {
 	for _, r := range res.Rotated {
 		s.record(ctx, audit.Record{
 			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: "RotateKey",
-			ResourceID: s.keyURL(r.Key), KeyVersion: r.New.Version, Result: "Allowed", Status: http.StatusOK,
+			ResourceID: s.keyURL(r.Key), KeyVersion: r.New.Version, Result: "Allowed",
 		})
 	}
 	for _, f := range res.Failed {
 		s.Logger.WarnContext(ctx, "scheduled key rotation failed", "key", s.keyURL(f.Key), "err", f.Err)
 		s.record(ctx, audit.Record{
 			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: "RotateKey",
-			ResourceID: s.keyURL(f.Key), Result: "Failed", Status: statusOf(f.Err),
+			ResourceID: s.keyURL(f.Key), Result: "Failed",
 		})
 	}
 	return err
@@ -102,7 +104,7 @@ func (s *Server) purgeDue(ctx context.Context, _ time.Time) error {
 			}
 		}
 		s.record(ctx, audit.Record{
-			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: op, ResourceID: id, Result: "Allowed", Status: http.StatusOK,
+			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: op, ResourceID: id, Result: "Allowed",
 		})
 	}
 	return err
@@ -120,22 +122,6 @@ func (s *Server) vaultURL(kind keyvault.VaultKind, name string) string {
 		host = ".managedhsm."
 	}
 	return "https://" + strings.ToLower(name) + host + s.Domain + s.urls().suffix
-}
-
-// statusOf is the HTTP status a data-plane request failing with err would
-// get, for audit records of work no request asked for.
-func statusOf(err error) int {
-	switch tresor.KindOf(err) {
-	case tresor.Invalid:
-		return http.StatusBadRequest
-	case tresor.NotFound:
-		return http.StatusNotFound
-	case tresor.Forbidden:
-		return http.StatusForbidden
-	case tresor.Conflict:
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
 }
 
 // withClockAPI serves the virtual clock's admin API in front of control;

@@ -66,8 +66,10 @@ func (db *DB) UpdateUserAssignedIdentityTags(ctx context.Context, subscriptionID
 	return internal(err, "sqlite: update user-assigned identity")
 }
 
-const msiColumns = `m.subscription_id, m.resource_group, m.name, m.location, m.tags, m.created, ` +
-	`s.object_id, s.app_id, s.tenant_id, s.display_name, s.type, s.resource_id, s.created`
+// msiColumns are the principal's columns, as scanServicePrincipal reads
+// them, then the resource's.
+const msiColumns = `s.object_id, s.app_id, s.tenant_id, s.display_name, s.type, s.resource_id, s.created, ` +
+	`m.subscription_id, m.resource_group, m.name, m.location, m.tags, m.created`
 
 const msiFrom = ` FROM msi_user_assigned_identities m JOIN identity_service_principals s ON s.object_id = m.object_id `
 
@@ -129,17 +131,15 @@ func (db *DB) DeleteUserAssignedIdentity(ctx context.Context, subscriptionID, gr
 	return internal(err, "sqlite: delete user-assigned identity")
 }
 
-func scanUserAssignedIdentity(row interface{ Scan(...any) error }) (msi.UserAssignedIdentity, error) {
+func scanUserAssignedIdentity(row scanner) (msi.UserAssignedIdentity, error) {
 	var u msi.UserAssignedIdentity
-	var tags, typ string
-	var created, spCreated int64
-	sp := &u.Principal
-	err := row.Scan(&u.SubscriptionID, &u.ResourceGroup, &u.Name, &u.Location, &tags, &created,
-		&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.DisplayName, &typ, &sp.ResourceID, &spCreated)
+	var tags string
+	var created int64
+	sp, err := scanServicePrincipal(&extraScanner{row: row, extra: []any{&u.SubscriptionID, &u.ResourceGroup, &u.Name, &u.Location, &tags, &created}})
 	if err != nil {
 		return u, err
 	}
-	sp.Type, sp.Created, u.Created = tresor.PrincipalType(typ), identityTime(spCreated), identityTime(created)
+	u.Principal, u.Created = sp, identityTime(created)
 	if err := json.Unmarshal([]byte(tags), &u.Tags); err != nil {
 		return u, err
 	}

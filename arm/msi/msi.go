@@ -14,7 +14,6 @@ package msi
 
 import (
 	"context"
-	"errors"
 	"regexp"
 	"strings"
 	"time"
@@ -111,9 +110,7 @@ func (s *Service) CreateOrUpdate(ctx context.Context, u UserAssignedIdentity) (U
 	switch {
 	case err == nil:
 		if old.Location != u.Location {
-			return UserAssignedIdentity{}, false, tresor.Errorf(tresor.Invalid,
-				"The location of identity '%s' cannot be changed from '%s' to '%s'.", old.Name, old.Location, u.Location).
-				WithReason(arm.ReasonInvalidParameter)
+			return UserAssignedIdentity{}, false, locationChange(old, u.Location)
 		}
 		if err := s.Store.UpdateUserAssignedIdentityTags(ctx, g.SubscriptionID, g.Name, old.Name, u.Tags); err != nil {
 			return UserAssignedIdentity{}, false, err
@@ -138,11 +135,19 @@ func (s *Service) CreateOrUpdate(ctx context.Context, u UserAssignedIdentity) (U
 	return u, true, nil
 }
 
-// UpdateTags replaces the tags of an identity (PATCH).
-func (s *Service) UpdateTags(ctx context.Context, subscriptionID, group, name string, tags map[string]string) (UserAssignedIdentity, error) {
+// Update applies a PATCH to an identity: tags, if not nil, replace its
+// tags; a location, if given, must be the identity's own (Invalid
+// otherwise, as the location cannot change).
+func (s *Service) Update(ctx context.Context, subscriptionID, group, name string, location *string, tags map[string]string) (UserAssignedIdentity, error) {
 	u, err := s.Get(ctx, subscriptionID, group, name)
 	if err != nil {
 		return UserAssignedIdentity{}, err
+	}
+	if location != nil && arm.NormalizeLocation(*location) != u.Location {
+		return UserAssignedIdentity{}, locationChange(u, *location)
+	}
+	if tags == nil {
+		return u, nil
 	}
 	if err := arm.ValidateTags(tags); err != nil {
 		return UserAssignedIdentity{}, err
@@ -188,7 +193,7 @@ func (s *Service) List(ctx context.Context, subscriptionID, group string) ([]Use
 // grant nothing; tokens already issued stay valid until they expire.
 func (s *Service) Delete(ctx context.Context, subscriptionID, group, name string) (bool, error) {
 	u, err := s.Get(ctx, subscriptionID, group, name)
-	if tresor.IsKind(err, tresor.NotFound) && hasReason(err, arm.ReasonResourceNotFound) {
+	if tresor.IsKind(err, tresor.NotFound) && tresor.ReasonOf(err) == arm.ReasonResourceNotFound {
 		return false, nil
 	}
 	if err != nil {
@@ -234,9 +239,9 @@ func (s *Service) DeleteResourceGroup(ctx context.Context, subscriptionID, group
 	return nil
 }
 
-func hasReason(err error, reason string) bool {
-	var te *tresor.Error
-	return errors.As(err, &te) && te.Reason == reason
+func locationChange(u UserAssignedIdentity, to string) error {
+	return tresor.Errorf(tresor.Invalid, "The location of identity '%s' cannot be changed from '%s' to '%s'.", u.Name, u.Location, clip(to)).
+		WithReason(arm.ReasonInvalidParameter)
 }
 
 // clip shortens caller-supplied text that is echoed in a message.

@@ -11,7 +11,6 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -297,7 +296,7 @@ func (p *Provider) update(r *http.Request, t resourceType, s settings) (keyvault
 // none, which ARM answers with 204.
 func (p *Provider) delete(r *http.Request, t resourceType) (bool, error) {
 	v, err := p.find(r, t)
-	if tresor.IsKind(err, tresor.NotFound) && !hasReason(err, arm.ReasonResourceGroupNotFound) {
+	if tresor.IsKind(err, tresor.NotFound) && tresor.ReasonOf(err) != arm.ReasonResourceGroupNotFound {
 		return false, nil
 	}
 	if err != nil {
@@ -307,11 +306,6 @@ func (p *Provider) delete(r *http.Request, t resourceType) (bool, error) {
 		return false, err
 	}
 	return true, nil
-}
-
-func hasReason(err error, reason string) bool {
-	var te *tresor.Error
-	return errors.As(err, &te) && te.Reason == reason
 }
 
 // list lists the live vaults of type t in the request's group, or its

@@ -135,8 +135,3 @@ func invalidIdentity(target, format string, args ...any) error {
 func msiLocationRequired() error {
 	return tresor.Errorf(tresor.Invalid, "The location property is required for this definition.").WithReason(arm.ReasonLocationRequired)
 }
-
-func msiLocationChange(u msi.UserAssignedIdentity) error {
-	return tresor.Errorf(tresor.Invalid, "The location of identity '%s' cannot be changed from '%s'.", u.Name, u.Location).
-		WithReason(arm.ReasonInvalidParameter)
-}

@@ -126,18 +126,9 @@ func (p *Provider) update(w http.ResponseWriter, r *http.Request) error {
 	if err := armhttp.Decode(r, &in); err != nil {
 		return err
 	}
-	ctx, sub, group, name := r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("name")
-	u, err := p.MSI.Get(ctx, sub, group, name)
+	u, err := p.MSI.Update(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("name"), in.Location, in.Tags)
 	if err != nil {
 		return err
-	}
-	if in.Location != nil && arm.NormalizeLocation(*in.Location) != u.Location {
-		return armhttp.WithTarget(msiLocationChange(u), "location")
-	}
-	if in.Tags != nil {
-		if u, err = p.MSI.UpdateTags(ctx, sub, group, name, in.Tags); err != nil {
-			return err
-		}
 	}
 	armhttp.WriteJSON(w, http.StatusOK, wire(u))
 	return nil
