@@ -52,6 +52,7 @@ func (s *Server) tasks() []scheduler.Task {
 	return []scheduler.Task{
 		{Name: "key rotation", Next: s.Keys.NextRotation, Run: s.rotateDue},
 		{Name: "purge of deleted keys and vaults", Next: s.Keys.NextPurge, Run: s.purgeDue},
+		{Name: "key expiry events", Next: s.Keys.NextExpiryEvent, Run: s.raiseExpiryEvents},
 		{
 			// On real time whatever the server's clock: tokens must keep
 			// working across a jump of the virtual clock.

@@ -16,6 +16,7 @@ import (
 	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/client"
 	"github.com/tresorkms/tresor/clock"
+	"github.com/tresorkms/tresor/eventgrid"
 	"github.com/tresorkms/tresor/hsm/software"
 	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/keyvault"
@@ -33,8 +34,11 @@ type Config struct {
 	Domain  string
 	// Clock is "real" (the default) or "virtual": a clock that stands
 	// still until the administrator advances it (tresor clock advance).
-	Clock  string
-	Logger *slog.Logger
+	Clock string
+	// EventBackoff is the wait before each retry of an event delivery;
+	// nil means Event Grid's schedule (eventgrid.AzureBackoff).
+	EventBackoff []time.Duration
+	Logger       *slog.Logger
 }
 
 // The clock modes.
@@ -61,6 +65,9 @@ type Server struct {
 	// Virtual is the clock if it is virtual, else nil.
 	Virtual   *clock.Virtual
 	Scheduler *scheduler.Scheduler
+	// Events manages event subscriptions; its dispatcher runs in Serve.
+	Events     *eventgrid.Service
+	dispatcher *eventgrid.Dispatcher
 
 	ln    net.Listener
 	http  *http.Server
@@ -115,6 +122,8 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// every cryptographic operation can be served from memory.
 	s.Keys = keyvault.NewService(keyvault.Cached(s.DB), software.New(keySealer), backupSealer)
 	s.Keys.Now = s.Clock.Now
+	s.Keys.VaultURL = s.vaultURL
+	s.openEvents()
 	s.RBAC = &rbac.Service{Store: s.DB}
 	s.Keys.Access = s.RBAC
 	if s.audit, err = audit.Open(ctx, s.DB, root, audit.Options{}); err != nil {
@@ -211,8 +220,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { errc <- s.http.ServeTLS(s.ln, "", "") }()
 	work := make(chan struct{})
 	wctx, stopWork := context.WithCancel(ctx)
-	go func() { defer close(work); s.Scheduler.Start(wctx) }()
-	defer func() { stopWork(); <-work }()
+	go func() { s.Scheduler.Start(wctx); work <- struct{}{} }()
+	go func() { s.dispatcher.Run(wctx); work <- struct{}{} }()
+	defer func() { stopWork(); <-work; <-work }()
 	select {
 	case err := <-errc:
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/tresorkms/tresor/arm/msi/msihttp"
 	"github.com/tresorkms/tresor/arm/vault"
 	"github.com/tresorkms/tresor/client"
+	"github.com/tresorkms/tresor/eventgrid/eghttp"
 	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/identity/graphhttp"
 	"github.com/tresorkms/tresor/identity/idhttp"
@@ -183,7 +184,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 		ARM:          armSvc,
 		Authenticate: sys.authenticator(u.armAudience),
 		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + tenantID,
-		Providers:    []armhttp.Provider{vaults, identities},
+		Providers:    []armhttp.Provider{vaults, identities, &eghttp.Provider{Events: s.Events}},
 		RBAC:         s.RBAC,
 		Audit:        s.record,
 		Logger:       s.Logger,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/eventgrid"
 	"github.com/tresorkms/tresor/hsm"
 )
 
@@ -117,7 +118,13 @@ func (s *Service) RestoreKey(ctx context.Context, v Vault, blob []byte) (KeyVers
 		}
 		kvs = append(kvs, kv)
 	}
-	if err := s.Store.RestoreKey(ctx, kvs); err != nil {
+	// The newest version is the key's current one: it carries the
+	// expiry events (there is no policy yet, so no rotation).
+	newest := &kvs[len(kvs)-1]
+	if err := s.schedule(ctx, v, newest); err != nil {
+		return KeyVersion{}, err
+	}
+	if err := s.Store.RestoreKey(ctx, kvs, s.keyEvent(v, eventgrid.KeyNewVersionCreated, *newest, s.now())...); err != nil {
 		if tresor.IsKind(err, tresor.Conflict) {
 			return KeyVersion{}, tresor.Errorf(tresor.Conflict, "Key %s already exists in this vault; restore needs a free name.", doc.Name)
 		}

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/tresorkms/tresor/eventgrid"
 )
 
 // maxCached bounds each of the cache's maps; when one is full it starts over.
@@ -117,14 +119,14 @@ func (c *cachedStore) PurgeVault(ctx context.Context, id string) error {
 	return c.Store.PurgeVault(ctx, id)
 }
 
-func (c *cachedStore) CreateKeyVersion(ctx context.Context, kv KeyVersion) error {
+func (c *cachedStore) CreateKeyVersion(ctx context.Context, kv KeyVersion, evs ...eventgrid.Event) error {
 	defer c.invalidate()
-	return c.Store.CreateKeyVersion(ctx, kv)
+	return c.Store.CreateKeyVersion(ctx, kv, evs...)
 }
 
-func (c *cachedStore) UpdateKeyVersion(ctx context.Context, kv KeyVersion) error {
+func (c *cachedStore) UpdateKeyVersion(ctx context.Context, kv KeyVersion, evs ...eventgrid.Event) error {
 	defer c.invalidate()
-	return c.Store.UpdateKeyVersion(ctx, kv)
+	return c.Store.UpdateKeyVersion(ctx, kv, evs...)
 }
 
 func (c *cachedStore) DeleteKey(ctx context.Context, vaultID, name string, d Deletion) error {
@@ -147,9 +149,9 @@ func (c *cachedStore) PutRotationPolicy(ctx context.Context, p RotationPolicy, c
 	return c.Store.PutRotationPolicy(ctx, p, cur)
 }
 
-func (c *cachedStore) RestoreKey(ctx context.Context, versions []KeyVersion) error {
+func (c *cachedStore) RestoreKey(ctx context.Context, versions []KeyVersion, evs ...eventgrid.Event) error {
 	defer c.invalidate()
-	return c.Store.RestoreKey(ctx, versions)
+	return c.Store.RestoreKey(ctx, versions, evs...)
 }
 
 // clone returns a copy of v that shares no memory with it.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"reflect"
 	"testing"
+
+	"github.com/tresorkms/tresor/eventgrid"
 )
 
 // TestCloneSharesNothing fills every exported field of Vault and KeyVersion
@@ -147,4 +149,4 @@ func (f *fakeStore) KeyVersion(context.Context, string, string, string) (KeyVers
 	return f.kv.clone(), nil
 }
 
-func (f *fakeStore) UpdateKeyVersion(context.Context, KeyVersion) error { return nil }
+func (f *fakeStore) UpdateKeyVersion(context.Context, KeyVersion, ...eventgrid.Event) error { return nil }

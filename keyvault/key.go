@@ -104,6 +104,12 @@ type KeyVersion struct {
 	// RotationDue is when the key's rotation policy rotates it while this
 	// is its newest version; zero if it does not. Older versions have none.
 	RotationDue time.Time
+	// ExpiryEventDue is when the next expiry event of a Key Vault key
+	// whose newest version this is falls due: KeyNearExpiry (the Notify
+	// action's time before Expires), then KeyExpired (at Expires). Zero
+	// once both are raised, without Expires, in a Managed HSM, and for
+	// older versions.
+	ExpiryEventDue time.Time
 
 	Handle hsm.Handle
 }

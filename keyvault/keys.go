@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/eventgrid"
 	"github.com/tresorkms/tresor/hsm"
 )
 
@@ -193,18 +194,16 @@ func (s *Service) newVersionName(ctx context.Context, v Vault, name string) (str
 	return name, s.checkVersionLimit(ctx, v, name)
 }
 
-// schedule sets the RotationDue of kv, about to become its key's newest
-// version, from the key's rotation policy.
+// schedule sets the RotationDue and ExpiryEventDue of kv, about to become
+// its key's newest version, from the key's rotation policy (the default
+// one if none is set).
 func (s *Service) schedule(ctx context.Context, v Vault, kv *KeyVersion) error {
-	p, err := s.Store.RotationPolicy(ctx, v.ID, kv.Name)
-	switch {
-	case tresor.IsKind(err, tresor.NotFound):
-		kv.RotationDue = time.Time{}
-		return nil
-	case err != nil:
+	p, err := s.rotationPolicy(ctx, v, kv.Name)
+	if err != nil {
 		return err
 	}
 	kv.RotationDue = nextRotation(p, *kv)
+	kv.ExpiryEventDue = nextExpiryEvent(v, p, *kv)
 	return nil
 }
 
@@ -243,13 +242,13 @@ func (s *Service) CreateKey(ctx context.Context, v Vault, name string, p CreateK
 		return KeyVersion{}, hsmError(err, "create key")
 	}
 	kv.Handle, kv.Public = h, pub
-	return kv, s.createVersion(ctx, kv)
+	return kv, s.createVersion(ctx, v, kv)
 }
 
-// createVersion stores a new version, turning the store's Conflict on a
-// deleted key into Azure's error.
-func (s *Service) createVersion(ctx context.Context, kv KeyVersion) error {
-	err := s.Store.CreateKeyVersion(ctx, kv)
+// createVersion stores a new version and raises KeyNewVersionCreated,
+// turning the store's Conflict on a deleted key into Azure's error.
+func (s *Service) createVersion(ctx context.Context, v Vault, kv KeyVersion) error {
+	err := s.Store.CreateKeyVersion(ctx, kv, s.keyEvent(v, eventgrid.KeyNewVersionCreated, kv, kv.Created)...)
 	if tresor.IsKind(err, tresor.Conflict) {
 		return deletedButRecoverable(kv.Name)
 	}
@@ -354,7 +353,7 @@ func (s *Service) ImportKey(ctx context.Context, v Vault, name string, p ImportK
 	case hsm.Oct:
 		kv.Size = 8 * len(p.Key.K)
 	}
-	return kv, s.createVersion(ctx, kv)
+	return kv, s.createVersion(ctx, v, kv)
 }
 
 // GetKey returns a version of a key; an empty version means the newest.
@@ -402,16 +401,22 @@ func (s *Service) UpdateKey(ctx context.Context, v Vault, name, version string, 
 		}
 		kv.Tags = maps.Clone(p.Tags)
 	}
+	expires := kv.Expires
 	if err := applyAttributes(&kv, p.Attributes, p.ReleasePolicy); err != nil {
 		return KeyVersion{}, err
 	}
 	kv.Updated = s.now()
-	// The newest version's expiry may move a timeBeforeExpiry rotation.
+	// The newest version's expiry may move a timeBeforeExpiry rotation,
+	// and a new expiry re-arms the expiry events.
 	if cur, err := s.key(ctx, v, name, ""); err != nil {
 		return KeyVersion{}, err
 	} else if cur.Version == kv.Version {
+		eventDue := kv.ExpiryEventDue
 		if err := s.schedule(ctx, v, &kv); err != nil {
 			return KeyVersion{}, err
+		}
+		if kv.Expires.Equal(expires) {
+			kv.ExpiryEventDue = eventDue
 		}
 	}
 	if err := s.Store.UpdateKeyVersion(ctx, kv); err != nil {

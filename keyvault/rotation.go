@@ -213,6 +213,10 @@ func (s *Service) UpdateKeyRotationPolicy(ctx context.Context, v Vault, name str
 		p.Created = now
 	}
 	cur.RotationDue = nextRotation(p, cur)
+	// A new Notify time re-arms the expiry events; otherwise they stay.
+	if notifyBefore(p) != notifyBefore(old) {
+		cur.ExpiryEventDue = nextExpiryEvent(v, p, cur)
+	}
 	if err := s.Store.PutRotationPolicy(ctx, p, cur); err != nil {
 		return RotationPolicy{}, err
 	}
@@ -273,12 +277,13 @@ func (s *Service) rotate(ctx context.Context, v Vault, name string, scheduled bo
 		kv.Expires = p.ExpiryTime.AddTo(kv.Created)
 	}
 	kv.RotationDue = nextRotation(p, kv)
+	kv.ExpiryEventDue = nextExpiryEvent(v, p, kv)
 	h, pub, err := s.HSM.Generate(ctx, spec, binding(v.ID, cur.Name, kv.Version))
 	if err != nil {
 		return KeyVersion{}, hsmError(err, "rotate key")
 	}
 	kv.Handle, kv.Public = h, pub
-	return kv, s.createVersion(ctx, kv)
+	return kv, s.createVersion(ctx, v, kv)
 }
 
 // hsmSpec returns the generation parameters of a version, for a new

@@ -40,6 +40,9 @@ type Service struct {
 	// Access decides who may do what (see authorize). Nil allows every
 	// caller: only tests of the domain rules leave it unset.
 	Access Decider
+	// VaultURL returns a vault's data-plane URL, without a trailing
+	// slash, by which events name keys. Nil names them by path alone.
+	VaultURL func(kind VaultKind, name string) string
 
 	locks keyLocks // see lockKey
 }

@@ -3,6 +3,8 @@ package keyvault
 import (
 	"context"
 	"time"
+
+	"github.com/tresorkms/tresor/eventgrid"
 )
 
 // Store persists vaults and keys. Implementations keep business rules out:
@@ -26,12 +28,17 @@ type Store interface {
 	PurgeVault(ctx context.Context, id string) error
 
 	// CreateKeyVersion inserts a new version, creating the key if it does
-	// not exist, and clears the RotationDue of the key's other versions.
-	// Conflict if the key exists and is deleted, or the version exists.
-	CreateKeyVersion(ctx context.Context, kv KeyVersion) error
+	// not exist, and clears the RotationDue and ExpiryEventDue of the key's
+	// other versions. Conflict if the key exists and is deleted, or the
+	// version exists.
+	//
+	// This method, UpdateKeyVersion and RestoreKey append evs to the event
+	// outbox (see package eventgrid) in the same transaction: the events
+	// are raised if and only if the change is made.
+	CreateKeyVersion(ctx context.Context, kv KeyVersion, evs ...eventgrid.Event) error
 	// UpdateKeyVersion replaces the stored version (vault, name, version)
 	// of a key that is not deleted.
-	UpdateKeyVersion(ctx context.Context, kv KeyVersion) error
+	UpdateKeyVersion(ctx context.Context, kv KeyVersion, evs ...eventgrid.Event) error
 	// KeyVersion returns a version of a key that is not deleted; an empty
 	// version selects the newest.
 	KeyVersion(ctx context.Context, vaultID, name, version string) (KeyVersion, error)
@@ -50,7 +57,8 @@ type Store interface {
 	// none was set. A key's policy goes when the key is purged.
 	RotationPolicy(ctx context.Context, vaultID, name string) (RotationPolicy, error)
 	// PutRotationPolicy stores p as the policy of key p.Name and, in the
-	// same transaction, the RotationDue of its newest version cur. NotFound
+	// same transaction, the RotationDue and ExpiryEventDue of its newest
+	// version cur. NotFound
 	// if the key is absent or deleted; Conflict if cur is no longer its
 	// newest version.
 	PutRotationPolicy(ctx context.Context, p RotationPolicy, cur KeyVersion) error
@@ -59,6 +67,8 @@ type Store interface {
 	// before now, earliest first (ties by vault id and name).
 	// Its cost grows with the keys returned, not with all keys.
 	DueRotations(ctx context.Context, now time.Time, max int) ([]DueKey, error)
+	// DueExpiryEvents is DueRotations for ExpiryEventDue.
+	DueExpiryEvents(ctx context.Context, now time.Time, max int) ([]DueKey, error)
 	// DuePurges returns up to max soft-deleted keys and vaults whose
 	// scheduled purge time is at or before now, earliest first (ties: keys
 	// before vaults, then by vault id and name). Its cost grows with the
@@ -78,10 +88,11 @@ type Store interface {
 	PurgeKey(ctx context.Context, vaultID, name string) error
 	// RestoreKey inserts all versions of one key (same vault, same name)
 	// at once. Conflict if a key of that name exists, deleted or not.
-	RestoreKey(ctx context.Context, versions []KeyVersion) error
+	RestoreKey(ctx context.Context, versions []KeyVersion, evs ...eventgrid.Event) error
 }
 
-// DueKey names a key that is due for rotation.
+// DueKey names a key that is due for scheduled work: rotation, or an
+// expiry event.
 type DueKey struct {
 	VaultID   string
 	VaultKind VaultKind

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/eventgrid"
 	"github.com/tresorkms/tresor/hsm"
 	"github.com/tresorkms/tresor/keyvault"
 )
@@ -221,7 +222,7 @@ func (db *DB) PurgeVault(ctx context.Context, id string) error {
 }
 
 const versionColumns = `kv.vault_id, kv.name, kv.version, kv.kty, kv.size, kv.crv, kv.pub_kty, kv.pub_crv, kv.pub_n, kv.pub_e, kv.pub_x, kv.pub_y,
-	kv.ops, kv.enabled, kv.nbf, kv.exp, kv.created, kv.updated, kv.exportable, kv.release_policy, kv.tags, kv.handle, kv.rotation_due, kv.seq`
+	kv.ops, kv.enabled, kv.nbf, kv.exp, kv.created, kv.updated, kv.exportable, kv.release_policy, kv.tags, kv.handle, kv.rotation_due, kv.expiry_event_due, kv.seq`
 
 func versionArgs(kv keyvault.KeyVersion) []any {
 	ops := kv.Ops
@@ -243,18 +244,18 @@ func versionArgs(kv keyvault.KeyVersion) []any {
 	return []any{kv.VaultID, kv.Name, kv.Version, string(kv.Type), kv.Size, string(kv.Curve),
 		string(kv.Public.Type), string(kv.Public.Curve), kv.Public.N, kv.Public.E, kv.Public.X, kv.Public.Y,
 		jsonText(ops), b2i(kv.Enabled), unixOrNull(kv.NotBefore), unixOrNull(kv.Expires), kv.Created.Unix(),
-		kv.Updated.Unix(), b2i(kv.Exportable), rp, jsonText(tags), handle, unixOrNull(kv.RotationDue)}
+		kv.Updated.Unix(), b2i(kv.Exportable), rp, jsonText(tags), handle, unixOrNull(kv.RotationDue), unixOrNull(kv.ExpiryEventDue)}
 }
 
 func scanVersion(row scanner) (keyvault.KeyVersion, int64, error) {
 	var kv keyvault.KeyVersion
 	var kty, crv, pubKty, pubCrv, ops, tags string
-	var nbf, exp, due sql.NullInt64
+	var nbf, exp, due, eventDue sql.NullInt64
 	var created, updated, seq int64
 	var rp sql.NullString
 	var handle []byte
 	err := row.Scan(&kv.VaultID, &kv.Name, &kv.Version, &kty, &kv.Size, &crv, &pubKty, &pubCrv, &kv.Public.N, &kv.Public.E,
-		&kv.Public.X, &kv.Public.Y, &ops, &kv.Enabled, &nbf, &exp, &created, &updated, &kv.Exportable, &rp, &tags, &handle, &due, &seq)
+		&kv.Public.X, &kv.Public.Y, &ops, &kv.Enabled, &nbf, &exp, &created, &updated, &kv.Exportable, &rp, &tags, &handle, &due, &eventDue, &seq)
 	if err != nil {
 		return keyvault.KeyVersion{}, 0, err
 	}
@@ -271,15 +272,15 @@ func scanVersion(row scanner) (keyvault.KeyVersion, int64, error) {
 		p := keyvault.ReleasePolicy(r)
 		kv.ReleasePolicy = &p
 	}
-	kv.NotBefore, kv.Expires, kv.RotationDue = timeFromNull(nbf), timeFromNull(exp), timeFromNull(due)
+	kv.NotBefore, kv.Expires, kv.RotationDue, kv.ExpiryEventDue = timeFromNull(nbf), timeFromNull(exp), timeFromNull(due), timeFromNull(eventDue)
 	kv.Created, kv.Updated = timeFromNull(sql.NullInt64{Int64: created, Valid: true}), timeFromNull(sql.NullInt64{Int64: updated, Valid: true})
 	return kv, seq, nil
 }
 
 func insertVersion(ctx context.Context, tx *sql.Tx, kv keyvault.KeyVersion) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (vault_id, name, version, kty, size, crv, pub_kty, pub_crv,
-		pub_n, pub_e, pub_x, pub_y, ops, enabled, nbf, exp, created, updated, exportable, release_policy, tags, handle, rotation_due)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionArgs(kv)...)
+		pub_n, pub_e, pub_x, pub_y, ops, enabled, nbf, exp, created, updated, exportable, release_policy, tags, handle, rotation_due,
+		expiry_event_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, versionArgs(kv)...)
 	return err
 }
 
@@ -305,10 +306,10 @@ func keyState(ctx context.Context, tx *sql.Tx, vaultID, name string) (exists, de
 	return err == nil, d.Valid, err
 }
 
-// CreateKeyVersion inserts a version, creating the key on first use. It
-// returns NotFound if the vault does not exist, and Conflict if the key is
-// deleted or the version exists.
-func (db *DB) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) error {
+// CreateKeyVersion inserts a version, creating the key on first use, and
+// raises evs. It returns NotFound if the vault does not exist, and Conflict
+// if the key is deleted or the version exists.
+func (db *DB) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion, evs ...eventgrid.Event) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		if err := checkVault(ctx, tx, kv.VaultID); err != nil {
 			return err
@@ -333,20 +334,24 @@ func (db *DB) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 		if n > 0 {
 			return tresor.Errorf(tresor.Conflict, "version %s exists", kv.Version)
 		}
-		// Only the newest version carries the key's rotation schedule.
-		if _, err := tx.ExecContext(ctx, `UPDATE key_versions SET rotation_due = NULL
-			WHERE vault_id = ? AND name = ? AND rotation_due IS NOT NULL`, kv.VaultID, kv.Name); err != nil {
+		// Only the newest version carries the key's schedules.
+		if _, err := tx.ExecContext(ctx, `UPDATE key_versions SET rotation_due = NULL, expiry_event_due = NULL
+			WHERE vault_id = ? AND name = ? AND (rotation_due IS NOT NULL OR expiry_event_due IS NOT NULL)`, kv.VaultID, kv.Name); err != nil {
 			return err
 		}
-		return insertVersion(ctx, tx, kv)
+		if err := insertVersion(ctx, tx, kv); err != nil {
+			return err
+		}
+		return raise(ctx, tx, evs)
 	})
 	return internal(err, "sqlite: create key version")
 }
 
 // UpdateKeyVersion replaces the stored version (vault, name, version) of a
 // key that is not deleted, keeping its place in the order of versions.
-// NotFound if the key is absent or deleted, or has no such version.
-func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) error {
+// NotFound if the key is absent or deleted, or has no such version. It
+// raises evs with the change.
+func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion, evs ...eventgrid.Event) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		exists, deleted, err := keyState(ctx, tx, kv.VaultID, kv.Name)
 		if err != nil {
@@ -358,7 +363,7 @@ func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 		a := versionArgs(kv)
 		res, err := tx.ExecContext(ctx, `UPDATE key_versions SET kty = ?, size = ?, crv = ?, pub_kty = ?, pub_crv = ?,
 			pub_n = ?, pub_e = ?, pub_x = ?, pub_y = ?, ops = ?, enabled = ?, nbf = ?, exp = ?, created = ?,
-			updated = ?, exportable = ?, release_policy = ?, tags = ?, handle = ?, rotation_due = ?
+			updated = ?, exportable = ?, release_policy = ?, tags = ?, handle = ?, rotation_due = ?, expiry_event_due = ?
 			WHERE vault_id = ? AND name = ? AND version = ?`,
 			append(a[3:], kv.VaultID, kv.Name, kv.Version)...)
 		if err != nil {
@@ -367,7 +372,7 @@ func (db *DB) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return tresor.Errorf(tresor.NotFound, "key version %s not found", kv.Version)
 		}
-		return nil
+		return raise(ctx, tx, evs)
 	})
 	return internal(err, "sqlite: update key version")
 }
@@ -661,8 +666,8 @@ func (db *DB) PurgeKey(ctx context.Context, vaultID, name string) error {
 // RestoreKey inserts all versions of one key in one transaction, oldest
 // first. It returns Invalid if versions is empty or holds more than one
 // key, NotFound if the vault does not exist, and Conflict if the key exists,
-// deleted or not, or a version appears twice.
-func (db *DB) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion) error {
+// deleted or not, or a version appears twice. It raises evs with the key.
+func (db *DB) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion, evs ...eventgrid.Event) error {
 	if len(versions) == 0 {
 		return tresor.Errorf(tresor.Invalid, "nothing to restore")
 	}
@@ -696,7 +701,7 @@ func (db *DB) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion) er
 				return err
 			}
 		}
-		return nil
+		return raise(ctx, tx, evs)
 	})
 	return internal(err, "sqlite: restore key")
 }

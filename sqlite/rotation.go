@@ -118,8 +118,8 @@ func (db *DB) PutRotationPolicy(ctx context.Context, p keyvault.RotationPolicy, 
 		if newest != cur.Version {
 			return tresor.Errorf(tresor.Conflict, "version %s of key %s is not its newest", cur.Version, p.Name)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE key_versions SET rotation_due = ? WHERE vault_id = ? AND name = ? AND version = ?`,
-			unixOrNull(cur.RotationDue), p.VaultID, p.Name, cur.Version); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE key_versions SET rotation_due = ?, expiry_event_due = ? WHERE vault_id = ? AND name = ? AND version = ?`,
+			unixOrNull(cur.RotationDue), unixOrNull(cur.ExpiryEventDue), p.VaultID, p.Name, cur.Version); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO key_rotation_policies (vault_id, name, policy, created, updated) VALUES (?, ?, ?, ?, ?)
@@ -134,13 +134,26 @@ func (db *DB) PutRotationPolicy(ctx context.Context, p keyvault.RotationPolicy, 
 // rotation_due holds only keys' newest versions, so the query reads the due
 // ones and no others; deleted keys are skipped.
 func (db *DB) DueRotations(ctx context.Context, now time.Time, max int) ([]keyvault.DueKey, error) {
+	out, err := db.dueKeys(ctx, "rotation_due", now, max)
+	return out, internal(err, "sqlite: due rotations")
+}
+
+// DueExpiryEvents implements keyvault.Store, as DueRotations does.
+func (db *DB) DueExpiryEvents(ctx context.Context, now time.Time, max int) ([]keyvault.DueKey, error) {
+	out, err := db.dueKeys(ctx, "expiry_event_due", now, max)
+	return out, internal(err, "sqlite: due expiry events")
+}
+
+// dueKeys lists the live keys whose newest version's column (one of the
+// indexed schedule columns, never client input) is due at now.
+func (db *DB) dueKeys(ctx context.Context, column string, now time.Time, max int) ([]keyvault.DueKey, error) {
 	var out []keyvault.DueKey
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT kv.vault_id, v.kind, v.name, kv.name, kv.rotation_due FROM key_versions kv
+		rows, err := tx.QueryContext(ctx, `SELECT kv.vault_id, v.kind, v.name, kv.name, kv.`+column+` FROM key_versions kv
 			JOIN keys k ON k.vault_id = kv.vault_id AND k.name = kv.name
 			JOIN vaults v ON v.id = kv.vault_id
-			WHERE kv.rotation_due IS NOT NULL AND kv.rotation_due <= ? AND k.deleted IS NULL AND v.deleted IS NULL
-			ORDER BY kv.rotation_due, kv.vault_id, kv.name LIMIT ?`, now.Unix(), max)
+			WHERE kv.`+column+` IS NOT NULL AND kv.`+column+` <= ? AND k.deleted IS NULL AND v.deleted IS NULL
+			ORDER BY kv.`+column+`, kv.vault_id, kv.name LIMIT ?`, now.Unix(), max)
 		if err != nil {
 			return err
 		}
@@ -158,7 +171,7 @@ func (db *DB) DueRotations(ctx context.Context, now time.Time, max int) ([]keyva
 		}
 		return rows.Err()
 	})
-	return out, internal(err, "sqlite: due rotations")
+	return out, err
 }
 
 // DuePurges implements keyvault.Store.

@@ -60,6 +60,15 @@ func requiredAction(method, p string) (action, scope string, ok bool) {
 	}
 	ns, rest = rest[1], rest[2:]
 	scopeSegs += 2
+	// An extension resource (an event subscription on a vault) belongs to
+	// the provider named after the last "providers" in a type's place.
+	for i := 0; i+1 < len(rest); i += 2 {
+		if strings.EqualFold(rest[i], "providers") {
+			ns, rest = rest[i+1], rest[i+2:]
+			scopeSegs += i + 2
+			i = -2
+		}
+	}
 	var last string
 	for i := 0; i < len(rest); i += 2 {
 		if i+1 == len(rest) {

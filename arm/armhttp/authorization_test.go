@@ -29,6 +29,14 @@ func TestRequiredAction(t *testing.T) {
 			"Microsoft.KeyVault/locations/deletedVaults/purge/action", sub + "/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1", true},
 		{"GET", sub + "/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1",
 			"Microsoft.KeyVault/locations/deletedVaults/read", sub + "/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1", true},
+		// Extension resources belong to the last provider named.
+		{"PUT", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1",
+			"Microsoft.EventGrid/eventSubscriptions/write", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1", true},
+		{"DELETE", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1",
+			"Microsoft.EventGrid/eventSubscriptions/delete", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1", true},
+		{"GET", vault + "/providers/Microsoft.EventGrid/eventSubscriptions", "Microsoft.EventGrid/eventSubscriptions/read", vault, true},
+		{"POST", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1/getFullUrl",
+			"Microsoft.EventGrid/eventSubscriptions/getFullUrl/action", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1", true},
 	}
 	for _, tt := range tests {
 		action, scope, ok := requiredAction(tt.method, tt.path)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/eventgrid"
 	"github.com/tresorkms/tresor/keyvault"
 )
 
@@ -23,6 +24,33 @@ type memStore struct {
 	vaults map[string]keyvault.Vault // by ID
 	keys   map[keyID]*memKey
 	seq    int64 // of the last version created
+	outbox []eventgrid.Raised
+}
+
+// raise appends evs to the outbox; the caller holds mu and has made the
+// change they report.
+func (s *memStore) raise(evs []eventgrid.Event) {
+	for _, e := range evs {
+		var seq int64 = 1
+		if n := len(s.outbox); n > 0 {
+			seq = s.outbox[n-1].Seq + 1
+		}
+		e.Data = slices.Clone(e.Data)
+		e.Time = norm(e.Time)
+		s.outbox = append(s.outbox, eventgrid.Raised{Seq: seq, Event: e})
+	}
+}
+
+// Outbox returns up to max events raised, oldest first, as the event
+// stores' Outbox does; the in-memory store keeps them all.
+func (s *memStore) Outbox(ctx context.Context, max int) ([]eventgrid.Raised, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(s.outbox[:min(max, len(s.outbox))])
+	for i := range out {
+		out[i].Event.Data = slices.Clone(out[i].Event.Data)
+	}
+	return out, nil
 }
 
 // keyID identifies a key; name is lower-cased, as key names compare
@@ -93,7 +121,7 @@ func copyVersion(kv keyvault.KeyVersion) keyvault.KeyVersion {
 		kv.ReleasePolicy = &rp
 	}
 	kv.NotBefore, kv.Expires, kv.Created, kv.Updated = norm(kv.NotBefore), norm(kv.Expires), norm(kv.Created), norm(kv.Updated)
-	kv.RotationDue = norm(kv.RotationDue)
+	kv.RotationDue, kv.ExpiryEventDue = norm(kv.RotationDue), norm(kv.ExpiryEventDue)
 	return kv
 }
 
@@ -185,7 +213,7 @@ func (s *memStore) PurgeVault(ctx context.Context, id string) error {
 	return nil
 }
 
-func (s *memStore) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) error {
+func (s *memStore) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion, evs ...eventgrid.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.vaults[kv.VaultID]; !ok {
@@ -204,10 +232,11 @@ func (s *memStore) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion)
 	}
 	s.seq++
 	for i := range k.versions {
-		k.versions[i].kv.RotationDue = time.Time{}
+		k.versions[i].kv.RotationDue, k.versions[i].kv.ExpiryEventDue = time.Time{}, time.Time{}
 	}
 	k.versions = append(k.versions, memVersion{s.seq, copyVersion(kv)})
 	s.keys[id] = k
+	s.raise(evs)
 	return nil
 }
 
@@ -242,7 +271,7 @@ func (s *memStore) PutRotationPolicy(ctx context.Context, p keyvault.RotationPol
 	if newest := &k.versions[len(k.versions)-1].kv; newest.Version != cur.Version {
 		return tresor.Errorf(tresor.Conflict, "version %s of key %s is not its newest", cur.Version, p.Name)
 	} else {
-		newest.RotationDue = norm(cur.RotationDue)
+		newest.RotationDue, newest.ExpiryEventDue = norm(cur.RotationDue), norm(cur.ExpiryEventDue)
 	}
 	cp := copyPolicy(p)
 	k.policy = &cp
@@ -250,14 +279,23 @@ func (s *memStore) PutRotationPolicy(ctx context.Context, p keyvault.RotationPol
 }
 
 func (s *memStore) DueRotations(ctx context.Context, now time.Time, max int) ([]keyvault.DueKey, error) {
+	return s.due(now, max, func(kv keyvault.KeyVersion) time.Time { return kv.RotationDue }), nil
+}
+
+func (s *memStore) DueExpiryEvents(ctx context.Context, now time.Time, max int) ([]keyvault.DueKey, error) {
+	return s.due(now, max, func(kv keyvault.KeyVersion) time.Time { return kv.ExpiryEventDue }), nil
+}
+
+// due lists the live keys whose newest version's time when is due at now.
+func (s *memStore) due(now time.Time, max int, when func(keyvault.KeyVersion) time.Time) []keyvault.DueKey {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []keyvault.DueKey
 	for _, k := range s.keys {
 		newest := k.versions[len(k.versions)-1].kv
 		v, ok := s.vaults[newest.VaultID]
-		if ok && v.Deleted.IsZero() && !k.deleted() && !newest.RotationDue.IsZero() && !newest.RotationDue.After(now) {
-			out = append(out, keyvault.DueKey{VaultID: newest.VaultID, VaultKind: v.Kind, VaultName: v.Name, Name: newest.Name, Due: newest.RotationDue})
+		if due := when(newest); ok && v.Deleted.IsZero() && !k.deleted() && !due.IsZero() && !due.After(now) {
+			out = append(out, keyvault.DueKey{VaultID: newest.VaultID, VaultKind: v.Kind, VaultName: v.Name, Name: newest.Name, Due: due})
 		}
 	}
 	slices.SortFunc(out, func(a, b keyvault.DueKey) int {
@@ -266,7 +304,7 @@ func (s *memStore) DueRotations(ctx context.Context, now time.Time, max int) ([]
 	if len(out) > max {
 		out = out[:max]
 	}
-	return out, nil
+	return out
 }
 
 // version returns the index of a version, or -1.
@@ -292,7 +330,7 @@ func (s *memStore) deleted(vaultID, name string) (*memKey, error) {
 	return k, nil
 }
 
-func (s *memStore) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) error {
+func (s *memStore) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion, evs ...eventgrid.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, err := s.live(kv.VaultID, kv.Name)
@@ -304,6 +342,7 @@ func (s *memStore) UpdateKeyVersion(ctx context.Context, kv keyvault.KeyVersion)
 		return notFound("key %s version %s", kv.Name, kv.Version)
 	}
 	k.versions[i].kv = copyVersion(kv)
+	s.raise(evs)
 	return nil
 }
 
@@ -452,7 +491,7 @@ func (s *memStore) PurgeKey(ctx context.Context, vaultID, name string) error {
 	return nil
 }
 
-func (s *memStore) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion) error {
+func (s *memStore) RestoreKey(ctx context.Context, versions []keyvault.KeyVersion, evs ...eventgrid.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(versions) == 0 {
@@ -479,6 +518,7 @@ func (s *memStore) RestoreKey(ctx context.Context, versions []keyvault.KeyVersio
 		k.versions = append(k.versions, memVersion{seq, copyVersion(kv)})
 	}
 	s.keys[id], s.seq = k, seq
+	s.raise(evs)
 	return nil
 }
 
