@@ -104,6 +104,10 @@ func (c *cachedStore) KeyVersion(ctx context.Context, vaultID, name, version str
 	return kv, nil
 }
 
+// Unwrap returns the Store underneath, for what the cache does not pass
+// on (such as an event store's Outbox).
+func (c *cachedStore) Unwrap() Store { return c.Store }
+
 func (c *cachedStore) CreateVault(ctx context.Context, v Vault) error {
 	defer c.invalidate()
 	return c.Store.CreateVault(ctx, v)

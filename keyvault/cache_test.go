@@ -149,4 +149,6 @@ func (f *fakeStore) KeyVersion(context.Context, string, string, string) (KeyVers
 	return f.kv.clone(), nil
 }
 
-func (f *fakeStore) UpdateKeyVersion(context.Context, KeyVersion, ...eventgrid.Event) error { return nil }
+func (f *fakeStore) UpdateKeyVersion(context.Context, KeyVersion, ...eventgrid.Event) error {
+	return nil
+}

@@ -69,6 +69,8 @@ func TestStore(t *testing.T, open func(t *testing.T) keyvault.Store) {
 		{"KeyNamesIgnoreCase", testKeyNamesIgnoreCase},
 		{"RotationPolicy", testRotationPolicy},
 		{"DueRotations", testDueRotations},
+		{"DueExpiryEvents", testDueExpiryEvents},
+		{"EventsRaisedWithChanges", testEventsRaised},
 		{"DuePurges", testDuePurges},
 	}
 	for _, tt := range tests {

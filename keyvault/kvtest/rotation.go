@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/eventgrid"
 	"github.com/tresorkms/tresor/internal/period"
 	"github.com/tresorkms/tresor/keyvault"
 )
@@ -28,7 +29,7 @@ func testRotationPolicy(t *testing.T, s keyvault.Store) {
 		Created:    t0.In(cet), Updated: t0.Add(time.Hour),
 	}
 	cur := kvs[0]
-	cur.RotationDue = t0.AddDate(0, 18, 0)
+	cur.RotationDue, cur.ExpiryEventDue = t0.AddDate(0, 18, 0), t0.AddDate(0, 23, 0)
 	must(t, "PutRotationPolicy", s.PutRotationPolicy(ctx, p, cur))
 	got, err := s.RotationPolicy(ctx, "v1", "KEY")
 	must(t, "RotationPolicy", err)
@@ -40,6 +41,9 @@ func testRotationPolicy(t *testing.T, s keyvault.Store) {
 	wantUTC(t, "policy", got.Created, got.Updated)
 	v, err := s.KeyVersion(ctx, "v1", "key", "")
 	must(t, "KeyVersion", err)
+	if !v.ExpiryEventDue.Equal(cur.ExpiryEventDue) {
+		t.Errorf("ExpiryEventDue = %v, want %v", v.ExpiryEventDue, cur.ExpiryEventDue)
+	}
 	if !v.RotationDue.Equal(cur.RotationDue) {
 		t.Errorf("RotationDue = %v, want %v", v.RotationDue, cur.RotationDue)
 	}
@@ -73,16 +77,39 @@ func testRotationPolicy(t *testing.T, s keyvault.Store) {
 	}
 }
 
-func testDueRotations(t *testing.T, s keyvault.Store) {
+// schedule is one of the per-key schedules a Store indexes, with its
+// query; other is the other schedule.
+type schedule struct {
+	name         string
+	field, other func(*keyvault.KeyVersion) *time.Time
+	due          func(keyvault.Store, context.Context, time.Time, int) ([]keyvault.DueKey, error)
+}
+
+var (
+	rotationDue    = func(kv *keyvault.KeyVersion) *time.Time { return &kv.RotationDue }
+	expiryEventDue = func(kv *keyvault.KeyVersion) *time.Time { return &kv.ExpiryEventDue }
+)
+
+var schedules = []schedule{
+	{"DueRotations", rotationDue, expiryEventDue, keyvault.Store.DueRotations},
+	{"DueExpiryEvents", expiryEventDue, rotationDue, keyvault.Store.DueExpiryEvents},
+}
+
+func testDueRotations(t *testing.T, s keyvault.Store)    { testDue(t, s, schedules[0]) }
+func testDueExpiryEvents(t *testing.T, s keyvault.Store) { testDue(t, s, schedules[1]) }
+
+// testDue checks one schedule's query: only the newest version of a live
+// key counts, earliest first, at most max. Each key has the other
+// schedule too, far later, so that a query of the wrong one fails.
+func testDue(t *testing.T, s keyvault.Store, sched schedule) {
 	ctx := context.Background()
 	newVaults(t, s, "v1", "v2")
 	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
 	version := func(vault, name string, i, dueHour int) keyvault.KeyVersion {
 		kv := fullVersion(vault, name, i)
+		kv.RotationDue, kv.ExpiryEventDue = time.Time{}, time.Time{}
 		if dueHour >= 0 {
-			kv.RotationDue = at(dueHour)
-		} else {
-			kv.RotationDue = time.Time{}
+			*sched.field(&kv), *sched.other(&kv) = at(dueHour), at(dueHour+10000)
 		}
 		return kv
 	}
@@ -102,40 +129,40 @@ func testDueRotations(t *testing.T, s keyvault.Store) {
 		}
 		return out
 	}
-	got, err := s.DueRotations(ctx, at(5), 10)
-	must(t, "DueRotations", err)
+	got, err := sched.due(s, ctx, at(5), 10)
+	must(t, sched.name, err)
 	if diff := cmp.Diff([]string{"v1/b", "v2/c", "v1/a"}, names(got)); diff != "" {
-		t.Errorf("DueRotations at +5h (-want +got):\n%s", diff)
+		t.Errorf("%s at +5h (-want +got):\n%s", sched.name, diff)
 	}
 	if len(got) > 0 && !got[0].Due.Equal(at(1)) {
 		t.Errorf("first due = %v, want %v", got[0].Due, at(1))
 	}
-	got, err = s.DueRotations(ctx, at(5), 2)
-	must(t, "DueRotations(max 2)", err)
+	got, err = sched.due(s, ctx, at(5), 2)
+	must(t, sched.name+"(max 2)", err)
 	if diff := cmp.Diff([]string{"v1/b", "v2/c"}, names(got)); diff != "" {
-		t.Errorf("DueRotations with max 2 (-want +got):\n%s", diff)
+		t.Errorf("%s with max 2 (-want +got):\n%s", sched.name, diff)
 	}
 	// A new version ends the schedule of the old one: only its own counts.
 	create(t, s, version("v1", "B", 7, 50))
-	got, err = s.DueRotations(ctx, at(5), 10)
-	must(t, "DueRotations", err)
+	got, err = sched.due(s, ctx, at(5), 10)
+	must(t, sched.name, err)
 	if diff := cmp.Diff([]string{"v2/c", "v1/a"}, names(got)); diff != "" {
-		t.Errorf("DueRotations after b's new version (-want +got):\n%s", diff)
+		t.Errorf("%s after b's new version (-want +got):\n%s", sched.name, diff)
 	}
 	old, err := s.KeyVersion(ctx, "v1", "b", versionID(2))
 	must(t, "KeyVersion", err)
-	if !old.RotationDue.IsZero() {
-		t.Errorf("the old version keeps RotationDue %v", old.RotationDue)
+	if !old.RotationDue.IsZero() || !old.ExpiryEventDue.IsZero() {
+		t.Errorf("the old version keeps its schedules: %v, %v", old.RotationDue, old.ExpiryEventDue)
 	}
 	// Updating the newest version moves its due time.
 	a, err := s.KeyVersion(ctx, "v1", "a", "")
 	must(t, "KeyVersion", err)
-	a.RotationDue = at(200)
+	*sched.field(&a) = at(200)
 	must(t, "UpdateKeyVersion", s.UpdateKeyVersion(ctx, a))
-	got, err = s.DueRotations(ctx, at(1000), 10)
-	must(t, "DueRotations", err)
+	got, err = sched.due(s, ctx, at(1000), 10)
+	must(t, sched.name, err)
 	if diff := cmp.Diff([]string{"v2/c", "v1/B", "v1/late", "v1/a"}, names(got)); diff != "" {
-		t.Errorf("DueRotations at +1000h (-want +got):\n%s", diff)
+		t.Errorf("%s at +1000h (-want +got):\n%s", sched.name, diff)
 	}
 }
 
@@ -177,5 +204,58 @@ func testDuePurges(t *testing.T, s keyvault.Store) {
 	must(t, "DuePurges", err)
 	if diff := cmp.Diff([]string{"kv-v3/"}, names(got)); diff != "" {
 		t.Errorf("DuePurges after purging b and recovering a (-want +got):\n%s", diff)
+	}
+}
+
+// outbox is what the Store must offer besides keyvault.Store for this
+// suite to see the events it raised: eventgrid.Store's Outbox.
+type outbox interface {
+	Outbox(ctx context.Context, max int) ([]eventgrid.Raised, error)
+}
+
+// testEventsRaised checks that events passed with a change are raised if
+// and only if the change is made.
+func testEventsRaised(t *testing.T, s keyvault.Store) {
+	ctx := context.Background()
+	var under any = s
+	if u, ok := s.(interface{ Unwrap() keyvault.Store }); ok {
+		under = u.Unwrap() // keyvault.Cached
+	}
+	o, ok := under.(outbox)
+	if !ok {
+		t.Fatalf("%T has no Outbox method", s)
+	}
+	newVaults(t, s, "v1")
+	ev := func(id string) eventgrid.Event {
+		return eventgrid.Event{ID: id, Topic: "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v1",
+			Subject: "k", Type: eventgrid.KeyNewVersionCreated, Time: t0, Data: []byte(`{"Id":"x"}`), DataVersion: "1"}
+	}
+	k1 := fullVersion("v1", "k", 1)
+	must(t, "CreateKeyVersion", s.CreateKeyVersion(ctx, k1, ev("created")))
+	wantKind(t, "CreateKeyVersion(same version)", s.CreateKeyVersion(ctx, k1, ev("refused-create")), tresor.Conflict)
+	must(t, "UpdateKeyVersion", s.UpdateKeyVersion(ctx, k1, ev("updated")))
+	wantKind(t, "UpdateKeyVersion(missing)", s.UpdateKeyVersion(ctx, fullVersion("v1", "nope", 2), ev("refused-update")), tresor.NotFound)
+	wantKind(t, "RestoreKey(taken)", s.RestoreKey(ctx, []keyvault.KeyVersion{fullVersion("v1", "k", 3)}, ev("refused-restore")), tresor.Conflict)
+	must(t, "RestoreKey", s.RestoreKey(ctx, []keyvault.KeyVersion{fullVersion("v1", "r", 4)}, ev("restored")))
+	wantKind(t, "CreateKeyVersion(no vault)", s.CreateKeyVersion(ctx, fullVersion("v9", "k", 5), ev("refused-vault")), tresor.NotFound)
+	must(t, "CreateKeyVersion(no events)", s.CreateKeyVersion(ctx, fullVersion("v1", "quiet", 6)))
+
+	raised, err := o.Outbox(ctx, 100)
+	must(t, "Outbox", err)
+	var ids []string
+	for i, r := range raised {
+		ids = append(ids, r.Event.ID)
+		if i > 0 && r.Seq <= raised[i-1].Seq {
+			t.Errorf("outbox sequence not increasing: %d after %d", r.Seq, raised[i-1].Seq)
+		}
+	}
+	if diff := cmp.Diff([]string{"created", "updated", "restored"}, ids); diff != "" {
+		t.Errorf("raised events (-want +got):\n%s", diff)
+	}
+	if len(raised) > 0 {
+		want := ev("created")
+		if diff := cmp.Diff(want, raised[0].Event); diff != "" {
+			t.Errorf("stored event (-want +got):\n%s", diff)
+		}
 	}
 }
