@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"net/http"
+	"path"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,10 +145,11 @@ func (sys *system) tlsConfig() *tls.Config { return sys.pki.TLSConfig() }
 // control serves the domain itself: the health check, ARM, Microsoft
 // Graph and the token issuer. ARM paths start with /subscriptions or
 // /providers, Graph's with /v1.0; everything else belongs to the issuer,
-// whose paths start with a tenant.
+// whose paths start with a tenant. Paths are compared cleaned: the ARM
+// SDKs join an endpoint and a scope that starts with "/" into "//".
 func (sys *system) control() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := strings.ToLower(r.URL.Path)
+		p := strings.ToLower(path.Clean("/" + r.URL.Path))
 		switch {
 		case p == "/healthz":
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -42,7 +42,7 @@ func TestJSSDK(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "keys.test.js")
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "keys.test.js", "events.test.js")
 	cmd.Dir = "js"
 	cmd.Env = append(os.Environ(),
 		"AZURE_TENANT_ID="+e.env["AZURE_TENANT_ID"],
@@ -51,6 +51,10 @@ func TestJSSDK(t *testing.T) {
 		"AZURE_AUTHORITY_HOST="+e.env["AZURE_AUTHORITY_HOST"],
 		"NODE_EXTRA_CA_CERTS="+e.env["TRESOR_CA_FILE"],
 		"TRESOR_TEST_VAULT_URL="+e.env.VaultURL("kv-js"),
+		"TRESOR_TEST_VAULT_ID=/subscriptions/"+e.env["AZURE_SUBSCRIPTION_ID"]+"/resourceGroups/rg-e2e/providers/Microsoft.KeyVault/vaults/kv-js",
+		"AZURE_SUBSCRIPTION_ID="+e.env["AZURE_SUBSCRIPTION_ID"],
+		"TRESOR_ARM_ENDPOINT="+e.env["TRESOR_ARM_ENDPOINT"],
+		"TRESOR_ARM_AUDIENCE="+e.env["TRESOR_ARM_AUDIENCE"],
 		"TRESOR_TEST_HSM_URL="+e.env.HSMURL("hsm-js"),
 		"TRESOR_TEST_MI_CLIENT_ID="+*mi.Properties.ClientID,
 		"IDENTITY_ENDPOINT="+e.env["TRESOR_IDENTITY_ENDPOINT"],
