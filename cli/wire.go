@@ -7,8 +7,8 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"net/http"
-	"path"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
