@@ -67,6 +67,8 @@ Resources (mirror az):
   role definition create|update|list|delete [--role-definition FILE_OR_JSON] [--name N] [--custom-role-only] [--scope ARM-ID]
   keyvault key create|list|list-versions|show|set-attributes|delete|recover|purge|list-deleted|backup|restore|encrypt|decrypt|rotate
   keyvault key rotation-policy show|update --name K (--vault-name V | --hsm-name H) [--value FILE_OR_JSON]
+  eventgrid event-subscription create|show|list|delete --source-resource-id VAULT-ARM-ID [-n NAME]
+      [--endpoint URL] [--included-event-types T,...] [--subject-begins-with P] [--subject-ends-with S]
 
 Client commands read DIR/tresor.env (--data, default ./tresor-data) or the AZURE_* and TRESOR_* environment.
 Run 'tresor <command> -h' for the flags of a command.`
@@ -95,6 +97,11 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return clockCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "identity":
 		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "eventgrid":
+		if word(1) != "event-subscription" {
+			return nil, nil, errUsage
+		}
+		return eventGridCommand{op: word(2), out: stdout}, rest(args, 3), nil
 	case "ad":
 		return lookupAD(args[1:], stdout)
 	case "role":

@@ -225,6 +225,23 @@ func TestEventsToWebhook(t *testing.T) {
 		t.Errorf("list = %d %s", status, out)
 	}
 
+	// A second subscription, through the CLI as with az, filtered to the
+	// expiry of keys whose names start with "pla".
+	h2 := newHook(t)
+	run := func(args ...string) []byte {
+		t.Helper()
+		var o, errb bytes.Buffer
+		if code := cli.Run(ctx, append(args, "--data", dir), &o, &errb); code != 0 {
+			t.Fatalf("tresor %s = exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		return o.Bytes()
+	}
+	run("eventgrid", "event-subscription", "create", "--source-resource-id", vaultID, "-n", "es-expired",
+		"--endpoint", h2.srv.URL, "--included-event-types", "Microsoft.KeyVault.KeyExpired", "--subject-begins-with", "pla")
+	if out := run("eventgrid", "event-subscription", "list", "--source-resource-id", vaultID); !bytes.Contains(out, []byte(`"es-expired"`)) || !bytes.Contains(out, []byte(`"es-keys"`)) {
+		t.Errorf("event-subscription list = %s", out)
+	}
+
 	// A new key raises KeyNewVersionCreated, naming the key as azkeys does.
 	created, err := kv.CreateKey(ctx, "cmk", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA)}, nil)
 	if err != nil {
@@ -248,13 +265,6 @@ func TestEventsToWebhook(t *testing.T) {
 	// Seed policy 1 (rotate 18 months after creation, expire after two
 	// years): one new version at 18 and one at 36 months, and no expiry
 	// event, since each version is replaced before it nears its expiry.
-	run := func(args ...string) {
-		t.Helper()
-		var o, errb bytes.Buffer
-		if code := cli.Run(ctx, append(args, "--data", dir), &o, &errb); code != 0 {
-			t.Fatalf("tresor %s = exit %d: %s", strings.Join(args, " "), code, errb.String())
-		}
-	}
 	run("keyvault", "key", "rotation-policy", "update", "--vault-name", "kv-events", "--name", "cmk",
 		"--value", `{"lifetimeActions":[{"trigger":{"timeAfterCreate":"P18M"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P2Y"}}`)
 	start := *created.Attributes.Created
@@ -310,6 +320,10 @@ func TestEventsToWebhook(t *testing.T) {
 			t.Errorf("event %d = %+v, want %+v", i, after[i], want[i])
 		}
 	}
+	if got := h2.wait(t, 1); len(got) != 1 || got[0].EventType != "Microsoft.KeyVault.KeyExpired" || got[0].Subject != "plain" {
+		t.Errorf("the filtered subscription received %+v", got)
+	}
+	run("eventgrid", "event-subscription", "delete", "--source-resource-id", vaultID, "-n", "es-expired")
 
 	// A failing endpoint gets the event again, with the delivery count,
 	// and a restart in the middle loses nothing.
