@@ -130,17 +130,21 @@ func (db *DB) PutRotationPolicy(ctx context.Context, p keyvault.RotationPolicy, 
 	return internal(err, "sqlite: put rotation policy")
 }
 
+// dueRotationsQuery selects the keys due for rotation at or before its first
+// parameter (Unix seconds), earliest first, at most its second.
+const dueRotationsQuery = `SELECT kv.vault_id, v.kind, v.name, kv.name, kv.rotation_due FROM key_versions kv
+	JOIN keys k ON k.vault_id = kv.vault_id AND k.name = kv.name
+	JOIN vaults v ON v.id = kv.vault_id
+	WHERE kv.rotation_due IS NOT NULL AND kv.rotation_due <= ? AND k.deleted IS NULL AND v.deleted IS NULL
+	ORDER BY kv.rotation_due, kv.vault_id, kv.name LIMIT ?`
+
 // DueRotations implements keyvault.Store. The partial index on
 // rotation_due holds only keys' newest versions, so the query reads the due
 // ones and no others; deleted keys are skipped.
 func (db *DB) DueRotations(ctx context.Context, now time.Time, max int) ([]keyvault.DueKey, error) {
 	var out []keyvault.DueKey
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT kv.vault_id, v.kind, v.name, kv.name, kv.rotation_due FROM key_versions kv
-			JOIN keys k ON k.vault_id = kv.vault_id AND k.name = kv.name
-			JOIN vaults v ON v.id = kv.vault_id
-			WHERE kv.rotation_due IS NOT NULL AND kv.rotation_due <= ? AND k.deleted IS NULL AND v.deleted IS NULL
-			ORDER BY kv.rotation_due, kv.vault_id, kv.name LIMIT ?`, now.Unix(), max)
+		rows, err := tx.QueryContext(ctx, dueRotationsQuery, now.Unix(), max)
 		if err != nil {
 			return err
 		}
