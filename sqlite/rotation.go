@@ -130,6 +130,17 @@ func (db *DB) PutRotationPolicy(ctx context.Context, p keyvault.RotationPolicy, 
 	return internal(err, "sqlite: put rotation policy")
 }
 
+// dueQuery selects the live keys whose newest version's schedule column
+// (one of the indexed columns, never client input) is due at or before its
+// first parameter (Unix seconds), earliest first, at most its second.
+func dueQuery(column string) string {
+	return `SELECT kv.vault_id, v.kind, v.name, kv.name, kv.` + column + ` FROM key_versions kv
+	JOIN keys k ON k.vault_id = kv.vault_id AND k.name = kv.name
+	JOIN vaults v ON v.id = kv.vault_id
+	WHERE kv.` + column + ` IS NOT NULL AND kv.` + column + ` <= ? AND k.deleted IS NULL AND v.deleted IS NULL
+	ORDER BY kv.` + column + `, kv.vault_id, kv.name LIMIT ?`
+}
+
 // DueRotations implements keyvault.Store. The partial index on
 // rotation_due holds only keys' newest versions, so the query reads the due
 // ones and no others; deleted keys are skipped.
@@ -144,16 +155,11 @@ func (db *DB) DueExpiryEvents(ctx context.Context, now time.Time, max int) ([]ke
 	return out, internal(err, "sqlite: due expiry events")
 }
 
-// dueKeys lists the live keys whose newest version's column (one of the
-// indexed schedule columns, never client input) is due at now.
+// dueKeys runs dueQuery(column) at now.
 func (db *DB) dueKeys(ctx context.Context, column string, now time.Time, max int) ([]keyvault.DueKey, error) {
 	var out []keyvault.DueKey
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT kv.vault_id, v.kind, v.name, kv.name, kv.`+column+` FROM key_versions kv
-			JOIN keys k ON k.vault_id = kv.vault_id AND k.name = kv.name
-			JOIN vaults v ON v.id = kv.vault_id
-			WHERE kv.`+column+` IS NOT NULL AND kv.`+column+` <= ? AND k.deleted IS NULL AND v.deleted IS NULL
-			ORDER BY kv.`+column+`, kv.vault_id, kv.name LIMIT ?`, now.Unix(), max)
+		rows, err := tx.QueryContext(ctx, dueQuery(column), now.Unix(), max)
 		if err != nil {
 			return err
 		}
