@@ -3,6 +3,7 @@ package keyvault
 import (
 	"context"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +101,7 @@ func normalizePolicy(v Vault, p RotationPolicy) (RotationPolicy, error) {
 	if !p.ExpiryTime.IsZero() && p.ExpiryTime.Nominal() < minExpiryTime.Nominal() {
 		return RotationPolicy{}, badPolicy("expiryTime %s is shorter than the minimum of %s.", p.ExpiryTime, minExpiryTime)
 	}
+	p.Actions = slices.Clone(p.Actions) // the caller's slice stays as it was
 	seen := map[ActionType]bool{}
 	for i, a := range p.Actions {
 		switch ActionType(strings.ToLower(string(a.Type))) {

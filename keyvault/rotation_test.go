@@ -104,9 +104,13 @@ func TestRotationPolicyShape(t *testing.T) {
 		t.Errorf("policy of a missing key = %v, want NotFound", err)
 	}
 	// Key Vault adds a Notify to a policy without one and capitalises types.
-	p, err = f.svc.UpdateKeyRotationPolicy(f.ctx, kv, "k", policy("P90D", after("rotate", "P30D")))
+	in := policy("P90D", after("rotate", "P30D"))
+	p, err = f.svc.UpdateKeyRotationPolicy(f.ctx, kv, "k", in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if in.Actions[0].Type != "rotate" {
+		t.Errorf("the caller's policy was changed: %+v", in.Actions)
 	}
 	if len(p.Actions) != 2 || p.Actions[0].Type != keyvault.LifetimeRotate || p.Actions[1].Type != keyvault.LifetimeNotify || p.Actions[1].TimeBeforeExpiry.String() != "P30D" {
 		t.Errorf("normalised policy = %+v", p.Actions)
