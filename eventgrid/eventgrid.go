@@ -254,11 +254,16 @@ func normalize(s *Subscription, t Topic) error {
 
 // checkEndpoint accepts an absolute https URL, or an http URL whose host
 // is a loopback address (tresor's allowance for local tests; Azure
-// requires https).
+// requires https). Its messages show no query or fragment, which may hold
+// a secret.
 func checkEndpoint(endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return invalid("The endpoint URL '%s' is not an absolute URL.", clip(endpoint))
+		shown := endpoint
+		if i := strings.IndexAny(shown, "?#"); i >= 0 {
+			shown = shown[:i]
+		}
+		return invalid("The endpoint URL '%s' is not an absolute URL.", clip(shown))
 	}
 	switch {
 	case u.Scheme == "https":
@@ -266,7 +271,7 @@ func checkEndpoint(endpoint string) error {
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	}
-	return invalid("The endpoint URL '%s' must use https (tresor also accepts http to a loopback address).", clip(u.Redacted()))
+	return invalid("The endpoint URL '%s' must use https (tresor also accepts http to a loopback address).", clip(Subscription{Endpoint: endpoint}.EndpointBase()))
 }
 
 func isLoopback(host string) bool {

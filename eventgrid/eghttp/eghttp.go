@@ -90,7 +90,7 @@ type (
 		DeadLetterWithResourceIdentity any `json:"deadLetterWithResourceIdentity,omitempty"`
 	}
 	destination struct {
-		EndpointType string                `json:"endpointType"`
+		EndpointType string                 `json:"endpointType"`
 		Properties   *destinationWebhookCfg `json:"properties,omitempty"`
 	}
 	destinationWebhookCfg struct {
