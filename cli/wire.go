@@ -176,7 +176,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 		return "", err
 	}
 	identities := &msihttp.Provider{MSI: &msi.Service{Store: s.DB, ARM: armSvc, Identity: sys.identity}}
-	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, RBAC: s.RBAC, URI: func(kind keyvault.VaultKind, name string) string {
+	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, RBAC: s.RBAC, Deleted: s.Events.DeleteScope, URI: func(kind keyvault.VaultKind, name string) string {
 		if kind == keyvault.ManagedHSM {
 			return "https://" + name + ".managedhsm." + s.Domain + u.suffix + "/"
 		}

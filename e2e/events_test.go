@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/tresorkms/tresor/cli"
@@ -368,5 +369,23 @@ func TestEventsToWebhook(t *testing.T) {
 	}
 	if status, _ := e.armCall(t, "DELETE", esID, nil); status != 204 {
 		t.Errorf("DELETE again = %d, want 204", status)
+	}
+
+	// Deleting a vault deletes the subscriptions on it, as in Azure: a
+	// vault created again under the name does not inherit them.
+	e.vault(t, "kv-gone", false, nil)
+	goneID := sub + "/vaults/kv-gone/providers/Microsoft.EventGrid/eventSubscriptions/es-gone"
+	if status, out := e.armCall(t, "PUT", goneID, subscriptionBody(endpoint)); status != http.StatusCreated {
+		t.Fatalf("PUT on kv-gone = %d %s", status, out)
+	}
+	vaults, err := armkeyvault.NewVaultsClient(e.env["AZURE_SUBSCRIPTION_ID"], e.cred, e.env.ARMOptions(e.http))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vaults.Delete(ctx, "rg-e2e", "kv-gone", nil); err != nil {
+		t.Fatal(err)
+	}
+	if status, out := e.armCall(t, "GET", goneID, nil); status != 404 {
+		t.Errorf("subscription on a deleted vault: GET = %d %s, want 404", status, out)
 	}
 }

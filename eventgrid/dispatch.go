@@ -109,7 +109,13 @@ func (d *Dispatcher) deliver(ctx context.Context) error {
 func (d *Dispatcher) deliverTo(ctx context.Context, id string, due []Delivery) error {
 	s, err := d.Store.EventSubscription(ctx, id)
 	if tresor.IsKind(err, tresor.NotFound) {
-		return nil // deleted meanwhile, with its deliveries
+		// Deleted meanwhile. Its deliveries went with it; should a store
+		// have kept any, drop them rather than meet them every pass.
+		ids := make([]int64, len(due))
+		for i, dl := range due {
+			ids[i] = dl.ID
+		}
+		return d.Store.DeleteDeliveries(ctx, ids)
 	}
 	if err != nil {
 		return err
@@ -163,14 +169,28 @@ func (d *Dispatcher) attempt(ctx context.Context, s Subscription, b []Delivery) 
 	if err != nil {
 		why = err.Error()
 	}
+	// A batch shares its attempt count; each event keeps its own TTL.
 	attempts := b[0].Attempts + 1
 	next := d.Now().UTC().Add(d.backoff(attempts))
-	if attempts >= s.MaxDeliveryAttempts || next.After(b[0].Expires) {
-		d.logger().WarnContext(ctx, "event delivery given up; events dropped",
-			"subscription", s.ID(), "attempts", attempts, "last", why, "events", len(b))
-		return d.Store.DeleteDeliveries(ctx, ids)
+	var retry, drop []int64
+	for _, dl := range b {
+		if attempts >= s.MaxDeliveryAttempts || next.After(dl.Expires) {
+			drop = append(drop, dl.ID)
+		} else {
+			retry = append(retry, dl.ID)
+		}
 	}
-	return d.Store.RetryDeliveries(ctx, ids, next, why)
+	if len(drop) > 0 {
+		d.logger().WarnContext(ctx, "event delivery given up; events dropped",
+			"subscription", s.ID(), "attempts", attempts, "last", why, "events", len(drop))
+		if err := d.Store.DeleteDeliveries(ctx, drop); err != nil {
+			return err
+		}
+	}
+	if len(retry) == 0 {
+		return nil
+	}
+	return d.Store.RetryDeliveries(ctx, retry, next, why)
 }
 
 func (d *Dispatcher) backoff(attempts int) time.Duration {

@@ -13,7 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/eventgrid"
+	"github.com/tresorkms/tresor/sqlite"
 )
 
 // answer returns a sender's answer that is always status and err.
@@ -417,4 +419,66 @@ func TestManySubscriptions(t *testing.T) {
 	if diff := cmp.Diff(want, f.sender.takeDeliveries(), cmp.AllowUnexported(delivery{})); diff != "" {
 		t.Errorf("deliveries (-want +got):\n%s", diff)
 	}
+}
+
+// TestBatchKeepsEachTTL gives up, in a failed batch, only on the events
+// whose own TTL the next attempt would pass.
+func TestBatchKeepsEachTTL(t *testing.T) {
+	f := newFixture(t)
+	scope := f.addTopic(vaultScope("sub", "rg", "a"))
+	s := f.create(t, eventgrid.Subscription{Scope: scope, Name: "sub-1", Endpoint: endpoint, MaxEventsPerBatch: 10})
+	ctx := context.Background()
+	ds := []eventgrid.Delivery{
+		{SubscriptionID: s.ID(), Event: event("short", scope, eventgrid.KeyNewVersionCreated, "k", 10), Next: f.now, Expires: f.now.Add(5 * time.Second)},
+		{SubscriptionID: s.ID(), Event: event("long", scope, eventgrid.KeyNewVersionCreated, "k", 10), Next: f.now, Expires: f.now.Add(time.Hour)},
+	}
+	if err := f.db.FanOut(ctx, 0, ds); err != nil {
+		t.Fatal(err)
+	}
+	f.sender.answer = answer(503, nil)
+	f.pass(t)
+	if got := f.sender.takeDeliveries(); len(got) != 1 || len(got[0].events) != 2 {
+		t.Fatalf("deliveries = %+v, want one batch of both", got)
+	}
+	left := f.pending(t)
+	if len(left) != 1 || left[0].Event.ID != "long" || left[0].Attempts != 1 {
+		t.Errorf("after a failed batch: %+v; want only the event whose TTL allows a retry", left)
+	}
+}
+
+// TestOrphanedDeliveries drops deliveries whose subscription is gone,
+// should a store have kept them, instead of meeting them every pass.
+func TestOrphanedDeliveries(t *testing.T) {
+	f := newFixture(t)
+	scope := f.addTopic(vaultScope("sub", "rg", "a"))
+	s := f.create(t, eventgrid.Subscription{Scope: scope, Name: "sub-1", Endpoint: endpoint})
+	f.raise(t, event("e1", scope, eventgrid.KeyNewVersionCreated, "k", 10))
+	f.sender.answer = answer(503, nil)
+	f.pass(t)
+	// Hide the subscription from the dispatcher without the store's
+	// cascade: a store that lost it but kept its deliveries.
+	orphaned := &hidingStore{DB: f.db, hidden: s.ID()}
+	d := &eventgrid.Dispatcher{Store: orphaned, Sender: f.sender, Now: func() time.Time { return f.now.Add(time.Hour) }}
+	if err := d.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.pending(t); len(left) != 0 {
+		t.Errorf("deliveries of a vanished subscription remain: %+v", left)
+	}
+	if got := f.sender.takeDeliveries(); len(got) != 1 {
+		t.Errorf("deliveries attempted = %+v; want only the first, before the subscription vanished", got)
+	}
+}
+
+// hidingStore answers NotFound for one subscription.
+type hidingStore struct {
+	*sqlite.DB
+	hidden string
+}
+
+func (h *hidingStore) EventSubscription(ctx context.Context, id string) (eventgrid.Subscription, error) {
+	if strings.EqualFold(id, h.hidden) {
+		return eventgrid.Subscription{}, tresor.Errorf(tresor.NotFound, "gone")
+	}
+	return h.DB.EventSubscription(ctx, id)
 }

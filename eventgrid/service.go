@@ -152,7 +152,17 @@ func (svc *Service) Delete(ctx context.Context, id string) (bool, error) {
 // DeleteResourceGroup removes the subscriptions on every resource of a
 // resource group that is being deleted.
 func (svc *Service) DeleteResourceGroup(ctx context.Context, subscriptionID, group string) error {
-	subs, err := svc.Store.EventSubscriptions(ctx, "/subscriptions/"+subscriptionID+"/resourceGroups/"+group+"/")
+	return svc.deleteAll(ctx, "/subscriptions/"+subscriptionID+"/resourceGroups/"+group+"/")
+}
+
+// DeleteScope removes the subscriptions on a resource that was deleted.
+func (svc *Service) DeleteScope(ctx context.Context, scope string) error {
+	return svc.deleteAll(ctx, strings.TrimSuffix(scope, "/"))
+}
+
+// deleteAll removes the subscriptions Store.EventSubscriptions(scope) lists.
+func (svc *Service) deleteAll(ctx context.Context, scope string) error {
+	subs, err := svc.Store.EventSubscriptions(ctx, scope)
 	if err != nil {
 		return err
 	}

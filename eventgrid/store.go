@@ -27,7 +27,8 @@ type Store interface {
 	// oldest first.
 	Outbox(ctx context.Context, max int) ([]Raised, error)
 	// FanOut inserts ds and removes from the outbox every event up to and
-	// including seq, in one transaction.
+	// including seq, in one transaction. A delivery whose subscription no
+	// longer exists is not inserted.
 	FanOut(ctx context.Context, seq int64, ds []Delivery) error
 
 	// DueDeliveries returns up to max deliveries whose next attempt is at

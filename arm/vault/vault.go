@@ -34,6 +34,10 @@ type Provider struct {
 	// URI returns the data-plane URL of a vault or HSM, with a trailing
 	// slash: https://{name}.vault.{domain}:{port}/.
 	URI func(kind keyvault.VaultKind, name string) string
+	// Deleted, if set, is told the ARM id of each vault or HSM deleted
+	// through a request, so that extension resources on it (event
+	// subscriptions) go with it, as in Azure.
+	Deleted func(ctx context.Context, id string) error
 }
 
 // New returns a Provider.
@@ -304,6 +308,11 @@ func (p *Provider) delete(r *http.Request, t resourceType) (bool, error) {
 	}
 	if err := p.Keys.DeleteVault(r.Context(), t.kind, v.Name); err != nil {
 		return false, err
+	}
+	if p.Deleted != nil {
+		if err := p.Deleted(r.Context(), v.ARMID()); err != nil {
+			return true, err
+		}
 	}
 	return true, nil
 }
