@@ -12,6 +12,7 @@ import (
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/hsm"
+	"github.com/tresorkms/tresor/internal/fault"
 	"github.com/tresorkms/tresor/keyvault"
 )
 
@@ -338,7 +339,13 @@ func (db *DB) CreateKeyVersion(ctx context.Context, kv keyvault.KeyVersion) erro
 			WHERE vault_id = ? AND name = ? AND rotation_due IS NOT NULL`, kv.VaultID, kv.Name); err != nil {
 			return err
 		}
-		return insertVersion(ctx, tx, kv)
+		if err := insertVersion(ctx, tx, kv); err != nil {
+			return err
+		}
+		// Crash tests kill the server here, with the version and the
+		// schedule written but not committed (e2e/crash_test.go).
+		fault.Point("sqlite.CreateKeyVersion.written")
+		return nil
 	})
 	return internal(err, "sqlite: create key version")
 }
