@@ -7,6 +7,9 @@ import (
 	"os"
 )
 
+// Enabled reports whether this build has fault points.
+const Enabled = true
+
 // armed is the point named by TRESOR_FAULT, read once at start.
 var armed = os.Getenv(Env)
 

@@ -2,5 +2,8 @@
 
 package fault
 
+// Enabled reports whether this build has fault points.
+const Enabled = false
+
 // Point does nothing: this build has no fault points.
 func Point(name string) {}
