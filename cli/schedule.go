@@ -11,6 +11,7 @@ import (
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/clock"
+	"github.com/tresorkms/tresor/internal/fault"
 	"github.com/tresorkms/tresor/keyvault"
 	"github.com/tresorkms/tresor/rbac"
 	"github.com/tresorkms/tresor/scheduler"
@@ -74,6 +75,9 @@ func (s *Server) tasks() []scheduler.Task {
 func (s *Server) rotateDue(ctx context.Context, _ time.Time) error {
 	res, err := s.Keys.RotateDue(ctx)
 	for _, r := range res.Rotated {
+		// Crash tests kill the server here, with the rotations committed
+		// and not yet audited (e2e/crash_test.go).
+		fault.Point("cli.rotateDue.rotated")
 		s.record(ctx, audit.Record{
 			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: "RotateKey",
 			ResourceID: s.keyURL(r.Key), KeyVersion: r.New.Version, Result: "Allowed",

@@ -7,7 +7,7 @@ import http from "node:http";
 import { EventGridManagementClient } from "@azure/arm-eventgrid";
 import { EventGridDeserializer, isSystemEvent } from "@azure/eventgrid";
 import { KeyClient } from "@azure/keyvault-keys";
-import { env, agent, credential, unique, waitFor } from "./common.js";
+import { env, agent, credential, unique, waitFor } from "./tresor.js";
 
 test("Event Grid: a webhook subscribed through ARM receives KeyNewVersionCreated", async (t) => {
   const deserializer = new EventGridDeserializer();

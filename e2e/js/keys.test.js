@@ -2,39 +2,18 @@
 // The Go test in e2e starts the server, creates a vault and a managed HSM
 // through ARM, and runs this file with their URLs in the environment. Only
 // the endpoint, TLS trust (NODE_EXTRA_CA_CERTS), credentials and a DNS pin
-// (*.localhost does not resolve here) are configured.
+// (*.localhost does not resolve here; see tresor.js) are configured.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import https from "node:https";
 import crypto from "node:crypto";
-import { ClientSecretCredential, ManagedIdentityCredential } from "@azure/identity";
+import { ManagedIdentityCredential } from "@azure/identity";
 import { KeyClient, CryptographyClient } from "@azure/keyvault-keys";
-
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run these tests through 'go test ./e2e'`);
-  return v;
-};
-
-// Every name resolves to the loopback address the server listens on.
-const agent = new https.Agent({
-  keepAlive: true,
-  lookup: (hostname, options, cb) =>
-    options && options.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4),
-});
-
-const credential = new ClientSecretCredential(
-  env("AZURE_TENANT_ID"),
-  env("AZURE_CLIENT_ID"),
-  env("AZURE_CLIENT_SECRET"),
-  { authorityHost: env("AZURE_AUTHORITY_HOST"), agent, disableInstanceDiscovery: true },
-);
+import { agent, credential, env, unique } from "./tresor.js";
 
 const vaultUrl = env("TRESOR_TEST_VAULT_URL");
 const hsmUrl = env("TRESOR_TEST_HSM_URL");
 const keys = new KeyClient(vaultUrl, credential, { agent });
 const hsmKeys = new KeyClient(hsmUrl, credential, { agent });
-const unique = (prefix) => `${prefix}-${crypto.randomBytes(4).toString("hex")}`;
 
 test("RSA key: create, wrap/unwrap, encrypt/decrypt", async () => {
   const name = unique("js-rsa");

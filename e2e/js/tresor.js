@@ -1,6 +1,6 @@
-// Setup shared by the end-to-end test files: the environment the Go test
-// passes, a DNS pin (*.localhost does not resolve here), the admin's
-// credential, and unique names.
+// What the test files share: the environment the Go test passes, an agent
+// that pins every name to the loopback address the server listens on
+// (*.localhost does not resolve here), and the administrator's credential.
 import https from "node:https";
 import crypto from "node:crypto";
 import { ClientSecretCredential } from "@azure/identity";
@@ -11,7 +11,6 @@ export const env = (name) => {
   return v;
 };
 
-// Every name resolves to the loopback address the server listens on.
 export const agent = new https.Agent({
   keepAlive: true,
   lookup: (hostname, options, cb) =>
