@@ -61,6 +61,8 @@ func TestJSSDKRotation(t *testing.T) {
 	e.vault(t, "hsm-js-rot", true, nil)
 	runNode(t, node, e, "rotation.test.js",
 		"TRESOR_TEST_VAULT_URL="+e.env.VaultURL("kv-js-rot"),
+		"TRESOR_TEST_VAULT_ID=/subscriptions/"+e.env["AZURE_SUBSCRIPTION_ID"]+"/resourceGroups/rg-e2e/providers/Microsoft.KeyVault/vaults/kv-js-rot",
+		"AZURE_SUBSCRIPTION_ID="+e.env["AZURE_SUBSCRIPTION_ID"],
 		"TRESOR_TEST_HSM_URL="+e.env.HSMURL("hsm-js-rot"),
 		"TRESOR_ARM_ENDPOINT="+e.env["TRESOR_ARM_ENDPOINT"],
 		"TRESOR_ARM_AUDIENCE="+e.env["TRESOR_ARM_AUDIENCE"],

@@ -3,40 +3,18 @@
 // @azure/eventgrid's EventGridDeserializer reads what the webhook receives.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
-import { EventGridManagementClient } from "@azure/arm-eventgrid";
-import { EventGridDeserializer, isSystemEvent } from "@azure/eventgrid";
+import { isSystemEvent } from "@azure/eventgrid";
 import { KeyClient } from "@azure/keyvault-keys";
-import { env, agent, credential, unique, waitFor } from "./tresor.js";
+import { env, agent, credential, unique, waitFor, webhook, eventGrid } from "./tresor.js";
 
 test("Event Grid: a webhook subscribed through ARM receives KeyNewVersionCreated", async (t) => {
-  const deserializer = new EventGridDeserializer();
-  const received = [];
-  const validations = [];
-  const server = http.createServer(async (req, res) => {
-    let body = "";
-    for await (const chunk of req) body += chunk;
-    const events = await deserializer.deserializeEventGridEvents(body);
-    if (req.headers["aeg-event-type"] === "SubscriptionValidation") {
-      validations.push(events[0]);
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ validationResponse: events[0].data.validationCode }));
-      return;
-    }
-    for (const event of events) received.push({ event, headers: req.headers });
-    res.writeHead(200);
-    res.end();
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => server.close());
-  const base = `http://127.0.0.1:${server.address().port}/hook`;
+  const hook = await webhook();
+  t.after(hook.close);
+  const { received, validations } = hook;
+  const base = hook.url;
   const endpoint = `${base}?code=s3cret`;
 
-  const arm = new EventGridManagementClient(credential, env("AZURE_SUBSCRIPTION_ID"), {
-    endpoint: env("TRESOR_ARM_ENDPOINT"),
-    credentialScopes: [`${env("TRESOR_ARM_AUDIENCE")}/.default`],
-    agent,
-  });
+  const arm = await eventGrid();
   const scope = env("TRESOR_TEST_VAULT_ID");
   const sub = await arm.eventSubscriptions.beginCreateOrUpdateAndWait(scope, "js-events", {
     destination: { endpointType: "WebHook", endpointUrl: endpoint, maxEventsPerBatch: 10 },

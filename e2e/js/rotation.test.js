@@ -9,7 +9,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import https from "node:https";
 import { KeyClient } from "@azure/keyvault-keys";
-import { agent, credential, env, unique } from "./tresor.js";
+import { isSystemEvent } from "@azure/eventgrid";
+import { agent, credential, env, unique, waitFor, webhook, eventGrid } from "./tresor.js";
 
 const keys = new KeyClient(env("TRESOR_TEST_VAULT_URL"), credential, { agent });
 const hsmKeys = new KeyClient(env("TRESOR_TEST_HSM_URL"), credential, { agent });
@@ -135,7 +136,17 @@ test("Managed HSM: rotateKey without a policy is refused, with one it rotates", 
   assert.notEqual(rotated.properties.version, first.properties.version);
 });
 
-test("virtual clock: advancing P18M rotates each key once, when its policy says", async () => {
+test("virtual clock: advancing P18M rotates each key once, when its policy says, with its events", async (t) => {
+  // A webhook subscribed to the vault's key events through ARM.
+  const hook = await webhook();
+  t.after(hook.close);
+  const arm = await eventGrid();
+  const scope = env("TRESOR_TEST_VAULT_ID");
+  await arm.eventSubscriptions.beginCreateOrUpdateAndWait(scope, "js-rotation", {
+    destination: { endpointType: "WebHook", endpointUrl: hook.url, maxEventsPerBatch: 20 },
+  });
+  t.after(() => arm.eventSubscriptions.beginDeleteAndWait(scope, "js-rotation"));
+
   const start = await clock();
   const [p18m, p28d, none] = [unique("js-p18m"), unique("js-p28d"), unique("js-none")];
   const k = await keys.createRsaKey(p18m);
@@ -165,4 +176,29 @@ test("virtual clock: advancing P18M rotates each key once, when its policy says"
   assert.deepEqual(await dates(none), [[iso(start), undefined]], "the empty policy never rotates");
   const cur = await keys.getKey(p18m);
   assert.equal(cur.properties.createdOn.getTime(), at18.getTime(), "the rotated version is the key's current one");
+
+  // Exactly these events, at the virtual clock's times: each creation;
+  // the P28D key's KeyNearExpiry 30 days before its expiry (the Notify
+  // Key Vault adds) and its rotation two days later; the P18M rotation.
+  // No new version nears its expiry within the 18 months.
+  const mine = [p18m, p28d, none];
+  const want = [
+    ["Microsoft.KeyVault.KeyNewVersionCreated", p18m, start],
+    ["Microsoft.KeyVault.KeyNewVersionCreated", p28d, start],
+    ["Microsoft.KeyVault.KeyNewVersionCreated", none, start],
+    ["Microsoft.KeyVault.KeyNearExpiry", p28d, add(expires, 0, 0, -30)],
+    ["Microsoft.KeyVault.KeyNewVersionCreated", p28d, rotatedAt],
+    ["Microsoft.KeyVault.KeyNewVersionCreated", p18m, at18],
+  ].map(([type, subject, at]) => `${iso(at)} ${type} ${subject}`);
+  const seen = () =>
+    hook.received
+      .filter(({ event }) => mine.includes(event.subject))
+      .map(({ event }) => `${iso(event.eventTime)} ${event.eventType} ${event.subject}`)
+      .sort();
+  await waitFor(() => seen().length >= want.length, `${want.length} events`);
+  assert.deepEqual(seen(), want.sort());
+  for (const { event } of hook.received.filter(({ event }) => event.subject === p28d && event.eventType.endsWith("NearExpiry"))) {
+    assert.ok(isSystemEvent("Microsoft.KeyVault.KeyNearExpiry", event));
+    assert.equal(event.data.EXP, expires.getTime() / 1000);
+  }
 });

@@ -34,3 +34,41 @@ export async function waitFor(cond, what, ms = 15000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+// webhook starts an Event Grid webhook on loopback that answers the
+// validation handshake and collects every event it is sent, deserialized
+// by @azure/eventgrid, with the request's headers.
+export async function webhook() {
+  const { EventGridDeserializer } = await import("@azure/eventgrid");
+  const http = await import("node:http");
+  const deserializer = new EventGridDeserializer();
+  const hook = { received: [], validations: [] };
+  const server = http.createServer(async (req, res) => {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    const events = await deserializer.deserializeEventGridEvents(body);
+    if (req.headers["aeg-event-type"] === "SubscriptionValidation") {
+      hook.validations.push(events[0]);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ validationResponse: events[0].data.validationCode }));
+      return;
+    }
+    for (const event of events) hook.received.push({ event, headers: req.headers });
+    res.writeHead(200);
+    res.end();
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  hook.url = `http://127.0.0.1:${server.address().port}/hook`;
+  hook.close = () => server.close();
+  return hook;
+}
+
+// eventGrid returns an @azure/arm-eventgrid client for tresor's ARM.
+export async function eventGrid() {
+  const { EventGridManagementClient } = await import("@azure/arm-eventgrid");
+  return new EventGridManagementClient(credential, env("AZURE_SUBSCRIPTION_ID"), {
+    endpoint: env("TRESOR_ARM_ENDPOINT"),
+    credentialScopes: [`${env("TRESOR_ARM_AUDIENCE")}/.default`],
+    agent,
+  });
+}
