@@ -98,6 +98,41 @@ func TestRotationPolicyWithGoSDK(t *testing.T) {
 		t.Errorf("policy of a missing key = %v; want 404", err)
 	}
 
+	// A Managed HSM key has at most 100 versions, however they were made:
+	// one created, 49 more created under the name, 50 rotated; the 101st
+	// is refused whichever way it is asked for, and nothing is stored.
+	ec := azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeECHSM), Curve: to.Ptr(azkeys.CurveNameP256)}
+	for range 50 {
+		if _, err := hsm.CreateKey(ctx, "full", ec, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := hsm.UpdateKeyRotationPolicy(ctx, "full", azkeys.KeyRotationPolicy{LifetimeActions: []*azkeys.LifetimeAction{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, err := hsm.RotateKey(ctx, "full", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := hsm.RotateKey(ctx, "full", nil); statusOf(err) != http.StatusBadRequest || codeOf(err) != "BadParameter" {
+		t.Errorf("rotating to the 101st version = %v; want 400 BadParameter", err)
+	}
+	if _, err := hsm.CreateKey(ctx, "full", ec, nil); statusOf(err) != http.StatusBadRequest || codeOf(err) != "BadParameter" {
+		t.Errorf("creating the 101st version = %v; want 400 BadParameter", err)
+	}
+	n := 0
+	for pager := hsm.NewListKeyPropertiesVersionsPager("full", nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Value)
+	}
+	if n != 100 {
+		t.Errorf("the key has %d versions, want 100", n)
+	}
+
 	// Key Vault: rotation without a policy, and a Notify added by default.
 	kv := e.vault(t, "kv-rot", false, nil)
 	if _, err := kv.CreateKey(ctx, "k", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA)}, nil); err != nil {

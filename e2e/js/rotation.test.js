@@ -136,6 +136,17 @@ test("Managed HSM: rotateKey without a policy is refused, with one it rotates", 
   assert.notEqual(rotated.properties.version, first.properties.version);
 });
 
+test("Managed HSM: the 101st version of a key is refused, rotated or created", async () => {
+  const name = unique("js-hsm-full");
+  await hsmKeys.createKey(name, "oct-HSM", { keySize: 256 });
+  await hsmKeys.updateKeyRotationPolicy(name, seed[2].policy);
+  for (let i = 1; i < 100; i++) await hsmKeys.rotateKey(name);
+  assert.equal((await versions(hsmKeys, name)).length, 100);
+  await assert.rejects(hsmKeys.rotateKey(name), badParameter);
+  await assert.rejects(hsmKeys.createKey(name, "oct-HSM", { keySize: 256 }), badParameter);
+  assert.equal((await versions(hsmKeys, name)).length, 100, "refused versions are not stored");
+});
+
 test("virtual clock: advancing P18M rotates each key once, when its policy says, with its events", async (t) => {
   // A webhook subscribed to the vault's key events through ARM.
   const hook = await webhook();
