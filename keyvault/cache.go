@@ -34,25 +34,32 @@ type versionKey struct{ vaultID, name, version string }
 type cachedStore struct {
 	Store
 
-	mu       sync.RWMutex
-	gen      uint64 // counts writes; a lookup caches its result only if no write happened meanwhile
-	vaults   map[vaultKey]Vault
-	versions map[versionKey]KeyVersion
+	mu sync.RWMutex
+	// vaultGen and keyGen count the writes that can change vaults and
+	// keys; a lookup caches its result only if no such write happened
+	// meanwhile. A key write leaves the vaults cached.
+	vaultGen, keyGen uint64
+	vaults           map[vaultKey]Vault
+	versions         map[versionKey]KeyVersion
 }
 
-func (c *cachedStore) generation() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
-}
-
-// invalidate empties the cache after a write, whether or not it succeeded:
-// a failed write may still have changed something.
+// invalidate empties the cache after a write to vaults (which may change
+// their keys too), whether or not it succeeded: a failed write may still
+// have changed something.
 func (c *cachedStore) invalidate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	c.vaultGen++
+	c.keyGen++
 	clear(c.vaults)
+	clear(c.versions)
+}
+
+// invalidateKeys empties the key versions after a write to keys.
+func (c *cachedStore) invalidateKeys() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keyGen++
 	clear(c.versions)
 }
 
@@ -60,7 +67,7 @@ func (c *cachedStore) Vault(ctx context.Context, kind VaultKind, name string) (V
 	k := vaultKey{kind, name}
 	c.mu.RLock()
 	v, ok := c.vaults[k]
-	gen := c.gen
+	gen := c.vaultGen
 	c.mu.RUnlock()
 	if ok {
 		return v.clone(), nil
@@ -70,7 +77,7 @@ func (c *cachedStore) Vault(ctx context.Context, kind VaultKind, name string) (V
 		return v, err
 	}
 	c.mu.Lock()
-	if c.gen == gen {
+	if c.vaultGen == gen {
 		if len(c.vaults) >= maxCached {
 			clear(c.vaults)
 		}
@@ -84,7 +91,7 @@ func (c *cachedStore) KeyVersion(ctx context.Context, vaultID, name, version str
 	k := versionKey{vaultID, name, version}
 	c.mu.RLock()
 	kv, ok := c.versions[k]
-	gen := c.gen
+	gen := c.keyGen
 	c.mu.RUnlock()
 	if ok {
 		return kv.clone(), nil
@@ -94,7 +101,7 @@ func (c *cachedStore) KeyVersion(ctx context.Context, vaultID, name, version str
 		return kv, err
 	}
 	c.mu.Lock()
-	if c.gen == gen {
+	if c.keyGen == gen {
 		if len(c.versions) >= maxCached {
 			clear(c.versions)
 		}
@@ -124,37 +131,37 @@ func (c *cachedStore) PurgeVault(ctx context.Context, id string) error {
 }
 
 func (c *cachedStore) CreateKeyVersion(ctx context.Context, kv KeyVersion, evs ...eventgrid.Event) error {
-	defer c.invalidate()
+	defer c.invalidateKeys()
 	return c.Store.CreateKeyVersion(ctx, kv, evs...)
 }
 
 func (c *cachedStore) UpdateKeyVersion(ctx context.Context, kv KeyVersion, evs ...eventgrid.Event) error {
-	defer c.invalidate()
+	defer c.invalidateKeys()
 	return c.Store.UpdateKeyVersion(ctx, kv, evs...)
 }
 
 func (c *cachedStore) DeleteKey(ctx context.Context, vaultID, name string, d Deletion) error {
-	defer c.invalidate()
+	defer c.invalidateKeys()
 	return c.Store.DeleteKey(ctx, vaultID, name, d)
 }
 
 func (c *cachedStore) RecoverKey(ctx context.Context, vaultID, name string) error {
-	defer c.invalidate()
+	defer c.invalidateKeys()
 	return c.Store.RecoverKey(ctx, vaultID, name)
 }
 
 func (c *cachedStore) PurgeKey(ctx context.Context, vaultID, name string) error {
-	defer c.invalidate()
+	defer c.invalidateKeys()
 	return c.Store.PurgeKey(ctx, vaultID, name)
 }
 
 func (c *cachedStore) PutRotationPolicy(ctx context.Context, p RotationPolicy, cur KeyVersion) error {
-	defer c.invalidate()
+	defer c.invalidateKeys()
 	return c.Store.PutRotationPolicy(ctx, p, cur)
 }
 
 func (c *cachedStore) RestoreKey(ctx context.Context, versions []KeyVersion, evs ...eventgrid.Event) error {
-	defer c.invalidate()
+	defer c.invalidateKeys()
 	return c.Store.RestoreKey(ctx, versions, evs...)
 }
 
