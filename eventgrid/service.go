@@ -95,12 +95,8 @@ type Patch struct {
 	EventTTL             *time.Duration
 }
 
-// Update applies p to the subscription with that id.
-func (svc *Service) Update(ctx context.Context, id string, p Patch) (Subscription, error) {
-	s, err := svc.Store.EventSubscription(ctx, id)
-	if err != nil {
-		return Subscription{}, err
-	}
+// Apply sets the fields p names in s.
+func (p Patch) Apply(s *Subscription) {
 	set := func(dst *int, src *int) {
 		if src != nil {
 			*dst = *src
@@ -121,6 +117,16 @@ func (svc *Service) Update(ctx context.Context, id string, p Patch) (Subscriptio
 	if p.EventTTL != nil {
 		s.EventTTL = *p.EventTTL
 	}
+}
+
+// Update applies p to the subscription with that id, as CreateOrUpdate
+// does (a new endpoint is validated first).
+func (svc *Service) Update(ctx context.Context, id string, p Patch) (Subscription, error) {
+	s, err := svc.Store.EventSubscription(ctx, id)
+	if err != nil {
+		return Subscription{}, err
+	}
+	p.Apply(&s)
 	s, _, err = svc.CreateOrUpdate(ctx, s)
 	return s, err
 }

@@ -204,7 +204,7 @@ func (p *Provider) createOrUpdate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	s := eventgrid.Subscription{Scope: scope(r), Name: r.PathValue("name")}
-	apply(&s, (*updateParameters)(in.Properties))
+	patchOf((*updateParameters)(in.Properties)).Apply(&s)
 	s, created, err := p.Events.CreateOrUpdate(r.Context(), s)
 	if err != nil {
 		return err
@@ -217,36 +217,30 @@ func (p *Provider) createOrUpdate(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// apply copies the settings in, which are present, into s.
-func apply(s *eventgrid.Subscription, in *updateParameters) {
+// patchOf returns the settings in names: a missing property, or an empty
+// endpointUrl, keeps what is there; a filter replaces the whole filter.
+func patchOf(in *updateParameters) eventgrid.Patch {
+	var p eventgrid.Patch
 	if d := in.Destination; d != nil && d.Properties != nil {
 		if d.Properties.EndpointURL != "" {
-			s.Endpoint = d.Properties.EndpointURL
+			p.Endpoint = &d.Properties.EndpointURL
 		}
-		setInt(&s.MaxEventsPerBatch, d.Properties.MaxEventsPerBatch)
-		setInt(&s.PreferredBatchSizeKB, d.Properties.PreferredBatchSizeInKilobytes)
+		p.MaxEventsPerBatch, p.PreferredBatchSizeKB = d.Properties.MaxEventsPerBatch, d.Properties.PreferredBatchSizeInKilobytes
 	}
 	if f := in.Filter; f != nil {
-		s.Filter = eventgrid.Filter{
+		p.Filter = &eventgrid.Filter{
 			IncludedEventTypes: f.IncludedEventTypes, SubjectBeginsWith: f.SubjectBeginsWith,
 			SubjectEndsWith: f.SubjectEndsWith, SubjectCaseSensitive: f.IsSubjectCaseSensitive,
 		}
 	}
-	if in.Labels != nil {
-		s.Labels = in.Labels
-	}
+	p.Labels = in.Labels
 	if rp := in.RetryPolicy; rp != nil {
-		setInt(&s.MaxDeliveryAttempts, rp.MaxDeliveryAttempts)
+		p.MaxDeliveryAttempts = rp.MaxDeliveryAttempts
 		if rp.EventTimeToLiveInMinutes != nil {
-			s.EventTTL = time.Duration(*rp.EventTimeToLiveInMinutes) * time.Minute
+			p.EventTTL = new(time.Duration(*rp.EventTimeToLiveInMinutes) * time.Minute)
 		}
 	}
-}
-
-func setInt(dst, src *int) {
-	if src != nil {
-		*dst = *src
-	}
+	return p
 }
 
 func (p *Provider) update(w http.ResponseWriter, r *http.Request) error {
@@ -257,12 +251,8 @@ func (p *Provider) update(w http.ResponseWriter, r *http.Request) error {
 	if err := refuseUnsupported((*subscriptionProperties)(&in)); err != nil {
 		return err
 	}
-	s, err := p.Events.Get(r.Context(), eventgrid.SubscriptionID(scope(r), r.PathValue("name")))
+	s, err := p.Events.Update(r.Context(), eventgrid.SubscriptionID(scope(r), r.PathValue("name")), patchOf(&in))
 	if err != nil {
-		return err
-	}
-	apply(&s, &in)
-	if s, _, err = p.Events.CreateOrUpdate(r.Context(), s); err != nil {
 		return err
 	}
 	armhttp.WriteJSON(w, http.StatusOK, wire(s))

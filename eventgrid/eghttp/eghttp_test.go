@@ -150,13 +150,13 @@ func TestApply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := base
 			got.Labels = append([]string(nil), base.Labels...)
-			apply(&got, &tt.in)
+			patchOf(&tt.in).Apply(&got)
 			want := base
 			if tt.want != nil {
 				tt.want(&want)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("apply (-want +got):\n%s", diff)
+				t.Errorf("patchOf(...).Apply (-want +got):\n%s", diff)
 			}
 		})
 	}
