@@ -104,3 +104,13 @@ func ReasonOf(err error) string {
 
 // IsKind reports whether err's Kind is k.
 func IsKind(err error, k Kind) bool { return err != nil && KindOf(err) == k }
+
+// MessageOf returns the Message of the first *Error in err's chain, which
+// is safe to show a caller, or a generic text for any other error.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Message != "" {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -54,6 +54,7 @@ func (s *Server) tasks() []scheduler.Task {
 		{Name: "key rotation", Next: s.Keys.NextRotation, Run: s.rotateDue},
 		{Name: "purge of deleted keys and vaults", Next: s.Keys.NextPurge, Run: s.purgeDue},
 		{Name: "key expiry events", Next: s.Keys.NextExpiryEvent, Run: s.raiseExpiryEvents},
+		{Name: "storage account key versions", Next: s.Storage.NextKeyCheck, Run: s.refreshStorageKeys},
 		{
 			// On real time whatever the server's clock: tokens must keep
 			// working across a jump of the virtual clock.

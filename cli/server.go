@@ -25,6 +25,7 @@ import (
 	"github.com/tresorkms/tresor/scheduler"
 	"github.com/tresorkms/tresor/seal"
 	"github.com/tresorkms/tresor/sqlite"
+	"github.com/tresorkms/tresor/storage"
 )
 
 // Config is what Open needs to run a server.
@@ -38,7 +39,11 @@ type Config struct {
 	// EventBackoff is the wait before each retry of an event delivery;
 	// nil means Event Grid's schedule (eventgrid.AzureBackoff).
 	EventBackoff []time.Duration
-	Logger       *slog.Logger
+	// StorageKeyCacheTTL bounds how long a storage account's unwrapped
+	// key stays in memory after its customer-managed key is revoked; 0
+	// means storage.DefaultKeyCacheTTL, a negative value no caching.
+	StorageKeyCacheTTL time.Duration
+	Logger             *slog.Logger
 }
 
 // The clock modes.
@@ -68,6 +73,8 @@ type Server struct {
 	// Events manages event subscriptions; its dispatcher runs in Serve.
 	Events     *eventgrid.Service
 	dispatcher *eventgrid.Dispatcher
+	// Storage manages storage accounts.
+	Storage *storage.Service
 
 	ln    net.Listener
 	http  *http.Server

@@ -39,10 +39,12 @@ type system struct {
 	graph    http.Handler // the Microsoft Graph subset (applications, service principals)
 
 	adminObjectID string // the bootstrap admin principal
+	root          []byte // the root key, from which each service's sealer derives
 }
 
 func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) error {
 	var err error
+	sys.root = root
 	if sys.pki, err = pki.LoadOrCreate(s.DataDir, s.Domain); err != nil {
 		return err
 	}
@@ -175,7 +177,12 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 	if err := sys.ensureOwner(ctx, s.RBAC, "/subscriptions/"+sub.ID); err != nil {
 		return "", err
 	}
-	identities := &msihttp.Provider{MSI: &msi.Service{Store: s.DB, ARM: armSvc, Identity: sys.identity}}
+	ids := &msi.Service{Store: s.DB, ARM: armSvc, Identity: sys.identity}
+	identities := &msihttp.Provider{MSI: ids}
+	accounts, err := s.openStorage(sys.root, ids, u)
+	if err != nil {
+		return "", err
+	}
 	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, RBAC: s.RBAC, Deleted: s.Events.DeleteScope, URI: func(kind keyvault.VaultKind, name string) string {
 		if kind == keyvault.ManagedHSM {
 			return "https://" + name + ".managedhsm." + s.Domain + u.suffix + "/"
@@ -186,7 +193,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 		ARM:          armSvc,
 		Authenticate: sys.authenticator(u.armAudience),
 		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + tenantID,
-		Providers:    []armhttp.Provider{vaults, identities, &eghttp.Provider{Events: s.Events}},
+		Providers:    []armhttp.Provider{vaults, identities, &eghttp.Provider{Events: s.Events}, accounts},
 		RBAC:         s.RBAC,
 		Audit:        s.record,
 		Logger:       s.Logger,
