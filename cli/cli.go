@@ -67,6 +67,9 @@ Resources (mirror az):
   role definition create|update|list|delete [--role-definition FILE_OR_JSON] [--name N] [--custom-role-only] [--scope ARM-ID]
   keyvault key create|list|list-versions|show|set-attributes|delete|recover|purge|list-deleted|backup|restore|encrypt|decrypt|rotate
   keyvault key rotation-policy show|update --name K (--vault-name V | --hsm-name H) [--value FILE_OR_JSON]
+  storage account create|update|show|list|delete -n NAME -g GROUP [--identity-type T --user-identity-id ID --assign-identity]
+      [--encryption-key-source Microsoft.Keyvault --encryption-key-vault URI --encryption-key-name K
+       --encryption-key-version V --key-vault-user-identity-id ID];  storage account keys list|renew [--key primary]
   eventgrid event-subscription create|show|list|delete --source-resource-id VAULT-ARM-ID [-n NAME]
       [--endpoint URL] [--included-event-types T,...] [--subject-begins-with P] [--subject-ends-with S]
 
@@ -97,6 +100,14 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return clockCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "identity":
 		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "storage":
+		if word(1) != "account" {
+			return nil, nil, errUsage
+		}
+		if word(2) == "keys" {
+			return storageAccountCommand{op: "keys " + word(3), out: stdout}, rest(args, 4), nil
+		}
+		return storageAccountCommand{op: word(2), out: stdout}, rest(args, 3), nil
 	case "eventgrid":
 		if word(1) != "event-subscription" {
 			return nil, nil, errUsage

@@ -272,6 +272,22 @@ func TestStorageAccountCMK(t *testing.T) {
 		t.Errorf("account key re-enabled = %x, %v", k, err)
 	}
 
+	// The CLI, as az: an account with a CMK from the start, shown.
+	var o, errb bytes.Buffer
+	if code := cli.Run(ctx, []string{"storage", "account", "create", "-n", "stcli", "-g", "rg-e2e", "--data", dir,
+		"--identity-type", "UserAssigned", "--user-identity-id", miID,
+		"--encryption-key-source", "Microsoft.Keyvault", "--encryption-key-vault", vaultURI, "--encryption-key-name", "cmk",
+		"--key-vault-user-identity-id", miID}, &o, &errb); code != 0 {
+		t.Fatalf("tresor storage account create = %d: %s", code, errb.String())
+	}
+	if !strings.Contains(o.String(), `"currentVersionedKeyIdentifier"`) || !strings.Contains(o.String(), `"Microsoft.Keyvault"`) {
+		t.Errorf("storage account create printed %s", o.String())
+	}
+	o.Reset()
+	if code := cli.Run(ctx, []string{"storage", "account", "keys", "list", "-n", "stcli", "-g", "rg-e2e", "--data", dir}, &o, &errb); code != 0 || !strings.Contains(o.String(), `"key2"`) {
+		t.Errorf("tresor storage account keys list = %d: %s %s", code, o.String(), errb.String())
+	}
+
 	// Deleting the account deletes its system-assigned identity.
 	if _, err := accounts.Delete(ctx, "rg-e2e", "stcmk", nil); err != nil {
 		t.Fatal(err)
