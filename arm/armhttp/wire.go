@@ -157,3 +157,13 @@ func absoluteURL(r *http.Request, p string, q url.Values) string {
 	u := url.URL{Scheme: scheme, Host: r.Host, Path: p, RawQuery: q.Encode()}
 	return u.String()
 }
+
+// Deleted answers a synchronous DELETE as ARM does: 200 if the resource
+// existed, 204 if there was nothing to delete.
+func Deleted(w http.ResponseWriter, existed bool) {
+	if existed {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

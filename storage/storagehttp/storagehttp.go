@@ -352,11 +352,7 @@ func (p *Provider) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !deleted {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	w.WriteHeader(http.StatusOK)
+	armhttp.Deleted(w, deleted)
 	return nil
 }
 
