@@ -158,8 +158,8 @@ func TestStorageAccountCMK(t *testing.T) {
 	if _, err := create("stcmk", cmkParams("cmk", "", vaultURI)); err != nil {
 		t.Errorf("PUT again (an update): %v", err)
 	}
-	if _, err := accounts.BeginCreate(ctx, "rg-other", "stcmk", cmkParams("cmk", "", vaultURI), nil); statusOf(err) != http.StatusConflict && statusOf(err) != http.StatusNotFound {
-		t.Errorf("the name in another group = %v; want 409 (or 404 for the missing group)", err)
+	if _, err := accounts.BeginCreate(ctx, "rg-other", "stcmk", cmkParams("cmk", "", vaultURI), nil); statusOf(err) != http.StatusConflict || codeOf(err) != storage.ReasonAccountAlreadyTaken {
+		t.Errorf("the name in another group = %v; want 409 %s", err, storage.ReasonAccountAlreadyTaken)
 	}
 
 	// Access keys: listed, regenerated.

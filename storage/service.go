@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/arm"
 	"github.com/tresorkms/tresor/arm/msi"
 	"github.com/tresorkms/tresor/cmk"
 	"github.com/tresorkms/tresor/seal"
@@ -81,6 +82,7 @@ const (
 // Service manages storage accounts. It is safe for concurrent use.
 type Service struct {
 	Store Store
+	ARM   *arm.Service // resource groups
 	MSI   *msi.Service
 	Keys  KeyService
 	// Seal seals access keys and Microsoft-managed account keys.
@@ -99,8 +101,8 @@ type Service struct {
 }
 
 // NewService returns a Service with the real clock and crypto/rand.
-func NewService(store Store, ids *msi.Service, keys KeyService, sealer *seal.Sealer) *Service {
-	return &Service{Store: store, MSI: ids, Keys: keys, Seal: sealer, Now: time.Now, Rand: rand.Reader}
+func NewService(store Store, armSvc *arm.Service, ids *msi.Service, keys KeyService, sealer *seal.Sealer) *Service {
+	return &Service{Store: store, ARM: armSvc, MSI: ids, Keys: keys, Seal: sealer, Now: time.Now, Rand: rand.Reader}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Second) }
@@ -178,6 +180,9 @@ func (s *Service) CreateOrUpdate(ctx context.Context, subscriptionID, tenantID, 
 	}
 	if sp.Location == "" {
 		return Account{}, false, tresor.Errorf(tresor.Invalid, "The location property is required for this definition.").WithReason("LocationRequired")
+	}
+	if _, err := s.ARM.GetResourceGroup(ctx, subscriptionID, group); err != nil {
+		return Account{}, false, err
 	}
 	now := s.now()
 	a := Account{
