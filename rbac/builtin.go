@@ -67,10 +67,13 @@ const (
 	KeyVaultCryptoUser             = "12338af0-0e69-4776-bea7-57ae8d297424"
 	KeyVaultCryptoServiceEncUser   = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 	KeyVaultReader                 = "21090545-7ca7-4776-b22c-e363652d74d2"
+	StorageBlobDataOwner           = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+	StorageBlobDataContributor     = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+	StorageBlobDataReader          = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 )
 
-// Built-in Azure RBAC roles: the general ones and those of Key Vault, with
-// Azure's ids and (for Key Vault) its data actions.
+// Built-in Azure RBAC roles: the general ones and those of Key Vault and
+// Blob Storage, with Azure's ids and data actions.
 var armBuiltIns = []RoleDefinition{
 	armRole(Owner, "Owner", "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
 		Permission{Actions: []string{"*"}}),
@@ -109,6 +112,28 @@ var armBuiltIns = []RoleDefinition{
 		Permission{
 			Actions:     []string{"Microsoft.Authorization/*/read", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.KeyVault/checkNameAvailability/read", "Microsoft.KeyVault/deletedVaults/read", "Microsoft.KeyVault/locations/*/read", "Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/operations/read"},
 			DataActions: []string{"Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"},
+		}),
+	armRole(StorageBlobDataOwner, "Storage Blob Data Owner", "Provides full access to Azure Storage blob containers and data, including assigning POSIX access control.",
+		Permission{
+			Actions:     []string{"Microsoft.Storage/storageAccounts/blobServices/containers/*", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
+			DataActions: []string{"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*"},
+		}),
+	armRole(StorageBlobDataContributor, "Storage Blob Data Contributor", "Read, write, and delete Azure Storage containers and blobs.",
+		Permission{
+			Actions: []string{
+				"Microsoft.Storage/storageAccounts/blobServices/containers/delete", "Microsoft.Storage/storageAccounts/blobServices/containers/read",
+				"Microsoft.Storage/storageAccounts/blobServices/containers/write", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",
+			},
+			DataActions: []string{
+				"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+				"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action",
+				"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+			},
+		}),
+	armRole(StorageBlobDataReader, "Storage Blob Data Reader", "Read and list Azure Storage containers and blobs.",
+		Permission{
+			Actions:     []string{"Microsoft.Storage/storageAccounts/blobServices/containers/read", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
+			DataActions: []string{"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"},
 		}),
 }
 

@@ -192,3 +192,42 @@ func TestHSMRealmAgrees(t *testing.T) {
 		t.Errorf("keyvault.HSMRealm = %q, rbac.HSMRealm = %q", a, b)
 	}
 }
+
+// TestDecideStorageBlobData checks the Storage Blob Data roles' data
+// actions at an account and a container scope, as the blob data plane
+// will ask for them.
+func TestDecideStorageBlobData(t *testing.T) {
+	ctx := context.Background()
+	s := &rbac.Service{Store: rbactest.NewMemStore()}
+	const (
+		account   = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/acct"
+		container = account + "/blobServices/default/containers/c1"
+		read      = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+		write     = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
+		del       = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete"
+	)
+	for i, a := range []struct{ principal, role, scope string }{
+		{alice, rbac.StorageBlobDataReader, account},
+		{bob, rbac.StorageBlobDataContributor, container},
+	} {
+		if _, _, err := s.CreateRoleAssignment(ctx, rbac.Assignment{Name: guid(i + 1), PrincipalID: a.principal, RoleID: a.role, Scope: a.scope}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		principal, scope, action string
+		want                     bool
+	}{
+		{alice, container + "/blobs/b", read, true},
+		{alice, container + "/blobs/b", write, false},
+		{bob, container + "/blobs/b", write, true},
+		{bob, container + "/blobs/b", del, true},
+		{bob, account + "/blobServices/default/containers/c2/blobs/b", read, false}, // another container
+	}
+	for _, tt := range tests {
+		ok, err := s.Decide(ctx, "", tt.principal, tt.scope, tt.action, true)
+		if err != nil || ok != tt.want {
+			t.Errorf("Decide(%s, %s, %s) = %v, %v; want %v", tt.principal[len(tt.principal)-1:], tt.scope, tt.action, ok, err, tt.want)
+		}
+	}
+}
