@@ -37,6 +37,8 @@ type DB struct {
 	vaultStmt, latestStmt, versionStmt *sql.Stmt
 	// Statements of the audit log's appends, prepared once on the writer.
 	auditLastStmt, auditInsertStmt *sql.Stmt
+	// Statements of the blob store, prepared on first use.
+	blobWrite, blobRead stmtCache
 	// Now returns the current time; it is used for bookkeeping columns only,
 	// never for business rules.
 	Now func() time.Time
@@ -87,6 +89,8 @@ func (db *DB) Close() error {
 			st.Close()
 		}
 	}
+	db.blobWrite.close()
+	db.blobRead.close()
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 

@@ -1,0 +1,251 @@
+package blob
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/tresorkms/tresor"
+)
+
+// InlineMax is the largest block, in plaintext bytes, whose sealed content
+// is kept in the Store rather than in Data. Small blocks are then written
+// with the metadata in one transaction, with no file to create and sync.
+const InlineMax = ChunkSize
+
+// writeBatch is how much sealed content is gathered before a write to Data.
+const writeBatch = 1 << 20
+
+// batchChunks is the number of chunks in a batch.
+const batchChunks = writeBatch / ChunkSize
+
+// buffers holds the buffers of block writes and reads: plaintext in the
+// first half, sealed chunks in the second, a batch and a chunk of each.
+var buffers = sync.Pool{New: func() any {
+	b := make([]byte, 2*halfBuffer)
+	return &b
+}}
+
+const halfBuffer = (batchChunks + 1) * (ChunkSize + tagSize)
+
+// writeBlock reads size bytes from r, seals them as a new block of the blob
+// at p and stores them in Data, or returns them inline if the block is
+// small. If sum is not nil, the plaintext is written to it too. It
+// returns Invalid if r ends early.
+func (s *Service) writeBlock(ctx context.Context, k *accountKeys, p Path, r io.Reader, size int64, sum hash.Hash) (b Block, err error) {
+	b = Block{Size: size, ChunkSize: ChunkSize}
+	rand.Read(b.ID[:])
+	dataKey := make([]byte, dataKeySize)
+	rand.Read(dataKey)
+	defer clear(dataKey)
+	c, err := newChunkCipher(b.ID, dataKey)
+	if err != nil {
+		return Block{}, err
+	}
+
+	bufp := buffers.Get().(*[]byte)
+	defer buffers.Put(bufp)
+	plain := (*bufp)[:ChunkSize]
+	sealed := (*bufp)[halfBuffer:halfBuffer]
+
+	var w DataWriter
+	if size > InlineMax {
+		if w, err = s.Data.Create(b.ID); err != nil {
+			return Block{}, err
+		}
+		defer func() {
+			if err != nil {
+				w.Abort()
+			}
+		}()
+	}
+	for i, done := int64(0), int64(0); done < size; i++ {
+		if err := ctx.Err(); err != nil {
+			return Block{}, err
+		}
+		n := min(int64(ChunkSize), size-done)
+		if _, err := io.ReadFull(r, plain[:n]); err != nil {
+			return Block{}, readError(err, size)
+		}
+		if sum != nil {
+			sum.Write(plain[:n])
+		}
+		sealed = c.seal(sealed, plain[:n], i)
+		done += n
+		if w != nil && (len(sealed) >= writeBatch || done == size) {
+			if _, err := w.Write(sealed); err != nil {
+				return Block{}, tresor.Wrap(err, "blob: write block")
+			}
+			sealed = sealed[:0]
+		}
+	}
+	if w == nil {
+		b.Inline = append([]byte{}, sealed...)
+	} else if err := w.Commit(); err != nil {
+		return Block{}, tresor.Wrap(err, "blob: write block")
+	}
+	b.Key = k.wrapKey(p, b, dataKey)
+	return b, nil
+}
+
+// readError classifies a failure to read a request body: a body shorter
+// than announced is the client's error.
+func readError(err error, size int64) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return tresor.Errorf(tresor.Invalid, "The request body is shorter than its length, %d bytes.", size).WithReason(ReasonInvalidInput)
+	}
+	var te *tresor.Error
+	if errors.As(err, &te) {
+		return err
+	}
+	return &tresor.Error{Kind: tresor.Invalid, Reason: ReasonInvalidInput, Message: "The request body could not be read.", Err: err}
+}
+
+// A contentReader streams the plaintext of the bytes [pos, end) of a blob
+// from its extents, with zeros where no extent is (the unwritten pages of a
+// page blob). It opens one block at a time.
+type contentReader struct {
+	s       *Service
+	keys    *accountKeys
+	p       Path
+	extents []Extent // in order; those that overlap [pos, end)
+	pos     int64
+	end     int64
+
+	// The block being read, and its plaintext from bufStart (a block
+	// offset) on.
+	id       BlockID
+	opened   bool
+	cipher   chunkCipher
+	file     DataReader
+	buf      []byte
+	bufStart int64
+	scratch  *[]byte
+}
+
+func (s *Service) newContentReader(k *accountKeys, p Path, extents []Extent, from, to int64) *contentReader {
+	return &contentReader{s: s, keys: k, p: p, extents: extents, pos: from, end: to}
+}
+
+func (r *contentReader) Read(out []byte) (int, error) {
+	if r.pos >= r.end {
+		return 0, io.EOF
+	}
+	for len(r.extents) > 0 && r.extents[0].End() <= r.pos {
+		r.extents = r.extents[1:]
+	}
+	if len(r.extents) == 0 || r.extents[0].Start > r.pos {
+		// A gap: zeros up to the next extent.
+		next := r.end
+		if len(r.extents) > 0 {
+			next = min(next, r.extents[0].Start)
+		}
+		n := int(min(int64(len(out)), next-r.pos))
+		clear(out[:n])
+		r.pos += n64(n)
+		return n, nil
+	}
+	e := r.extents[0]
+	off := e.Offset + (r.pos - e.Start) // in the block
+	if err := r.load(e.Block, off); err != nil {
+		return 0, err
+	}
+	avail := r.buf[off-r.bufStart:]
+	limit := min(r.end, e.End()) - r.pos
+	if int64(len(avail)) > limit {
+		avail = avail[:limit]
+	}
+	n := copy(out, avail)
+	r.pos += n64(n)
+	return n, nil
+}
+
+func n64(n int) int64 { return int64(n) }
+
+// load makes r.buf hold the plaintext of block b at offset off, decrypting
+// the chunks from off's on, up to writeBatch bytes of them.
+func (r *contentReader) load(b Block, off int64) error {
+	if r.opened && r.id == b.ID && off >= r.bufStart && off < r.bufStart+int64(len(r.buf)) {
+		return nil
+	}
+	if !r.opened || r.id != b.ID {
+		if err := r.open(b); err != nil {
+			return err
+		}
+	}
+	cs := int64(b.ChunkSize)
+	first := off / cs
+	last := min(first+batchChunks-1, (b.Size-1)/cs) // inclusive
+	sealedFrom := first * (cs + tagSize)
+	sealedTo := min(last*(cs+tagSize)+cs+tagSize, sealedSize(b.Size, b.ChunkSize))
+
+	if r.scratch == nil {
+		r.scratch = buffers.Get().(*[]byte)
+	}
+	var sealed []byte
+	if b.Inline != nil {
+		if sealedTo > int64(len(b.Inline)) {
+			return tresor.Wrap(fmt.Errorf("block %s is %d sealed bytes, want %d", b.ID, len(b.Inline), sealedTo), "blob: read block")
+		}
+		sealed = b.Inline[sealedFrom:sealedTo]
+	} else {
+		sealed = (*r.scratch)[halfBuffer : halfBuffer+int(sealedTo-sealedFrom)]
+		if _, err := r.file.ReadAt(sealed, sealedFrom); err != nil {
+			return tresor.Wrap(fmt.Errorf("block %s: %w", b.ID, err), "blob: read block")
+		}
+	}
+	plain := (*r.scratch)[:0]
+	for i := first; i <= last; i++ {
+		n := min(cs+tagSize, int64(len(sealed)))
+		var err error
+		if plain, err = r.cipher.open(plain, sealed[:n], i); err != nil {
+			return err
+		}
+		sealed = sealed[n:]
+	}
+	r.buf, r.bufStart = plain, first*cs
+	return nil
+}
+
+// open switches r to block b.
+func (r *contentReader) open(b Block) error {
+	r.closeFile()
+	r.opened = false
+	dataKey, err := r.keys.unwrapKey(r.p, b)
+	if err != nil {
+		return err
+	}
+	defer clear(dataKey)
+	if r.cipher, err = newChunkCipher(b.ID, dataKey); err != nil {
+		return err
+	}
+	if b.Inline == nil {
+		if r.file, err = r.s.Data.Open(b.ID); err != nil {
+			return err
+		}
+	}
+	r.id, r.opened, r.buf = b.ID, true, nil
+	return nil
+}
+
+func (r *contentReader) closeFile() {
+	if r.file != nil {
+		r.file.Close()
+		r.file = nil
+	}
+}
+
+// Close releases the reader's file and buffers.
+func (r *contentReader) Close() error {
+	r.closeFile()
+	if r.scratch != nil {
+		buffers.Put(r.scratch)
+		r.scratch = nil
+	}
+	r.buf = nil
+	return nil
+}
