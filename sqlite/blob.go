@@ -397,8 +397,8 @@ func (t blobTx) extents(query string, args ...any) ([]blob.Extent, error) {
 
 // overlapQuery selects the extents of a blob (?1) that overlap [?2, ?3).
 // The first candidate is the last extent starting at or before ?2, found
-// through the index on start, so that a read near the end of a blob with
-// many extents does not scan them all.
+// through the primary key, so that a read near the end of a blob with many
+// extents does not scan them all.
 const overlapQuery = `SELECT e.name, e.start, e.length, e.offset, ` + blockColumns + `
 	FROM blob_extents e JOIN blob_blocks k ON k.id = e.block_id
 	WHERE e.blob_id = ?1 AND e.start < ?3 AND e.start + e.length > ?2
@@ -443,7 +443,7 @@ func (db *DB) BlockList(ctx context.Context, p blob.Path) (*blob.Blob, []blob.Ex
 
 func (t blobTx) blockList(blobID int64) (committed, staged []blob.Extent, err error) {
 	committed, err = t.extents(`SELECT e.name, e.start, e.length, e.offset, `+blockColumns+`
-		FROM blob_extents e JOIN blob_blocks k ON k.id = e.block_id WHERE e.blob_id = ? ORDER BY e.seq`, blobID)
+		FROM blob_extents e JOIN blob_blocks k ON k.id = e.block_id WHERE e.blob_id = ? ORDER BY e.start, e.seq`, blobID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -490,8 +490,8 @@ func (t blobTx) insertBlock(blobID int64, b blob.Block) error {
 }
 
 func (t blobTx) insertExtent(blobID, seq int64, e blob.Extent) error {
-	_, err := t.exec(`INSERT INTO blob_extents (blob_id, seq, name, start, length, block_id, offset) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		blobID, seq, e.Name, e.Start, e.Length, e.Block.ID[:], e.Offset)
+	_, err := t.exec(`INSERT INTO blob_extents (blob_id, start, seq, name, length, block_id, offset) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		blobID, e.Start, seq, e.Name, e.Length, e.Block.ID[:], e.Offset)
 	return err
 }
 
@@ -618,10 +618,11 @@ func (db *DB) StageBlock(ctx context.Context, p blob.Path, name string, blk blob
 		case err != nil:
 			return err
 		default:
-			// The block it replaces may still be committed.
-			if dropped, err = t.blockIDs(`DELETE FROM blob_blocks WHERE id = ?1
-				AND NOT EXISTS (SELECT 1 FROM blob_extents WHERE block_id = ?1)
-				RETURNING CASE WHEN inline IS NULL THEN id END`, prevBlock); err != nil {
+			// The block it replaces may still be committed. (Staging a
+			// name again is rare: this scans the blob's extents.)
+			if dropped, err = t.blockIDs(`DELETE FROM blob_blocks WHERE id = ?2
+				AND NOT EXISTS (SELECT 1 FROM blob_extents WHERE blob_id = ?1 AND block_id = ?2)
+				RETURNING CASE WHEN inline IS NULL THEN id END`, id, prevBlock); err != nil {
 				return err
 			}
 		}
@@ -724,7 +725,7 @@ func (db *DB) WritePages(ctx context.Context, p blob.Path, start, end int64, blk
 			return err
 		}
 		for _, e := range old {
-			if _, err := t.exec(`DELETE FROM blob_extents WHERE blob_id = ? AND seq = ?`, r.id, e.Start); err != nil {
+			if _, err := t.exec(`DELETE FROM blob_extents WHERE blob_id = ? AND start = ?`, r.id, e.Start); err != nil {
 				return err
 			}
 		}
@@ -738,15 +739,19 @@ func (db *DB) WritePages(ctx context.Context, p blob.Path, start, end int64, blk
 				return err
 			}
 		}
+		// A page block was written at one place, start - offset, and its
+		// extents only ever shrink within that span: whether any is left is
+		// a range scan of the primary key over the span.
 		seen := make(map[blob.BlockID]bool)
 		for _, e := range old {
 			if seen[e.Block.ID] {
 				continue
 			}
 			seen[e.Block.ID] = true
+			origin := e.Start - e.Offset
 			ids, err := t.blockIDs(`DELETE FROM blob_blocks WHERE id = ?1
-				AND NOT EXISTS (SELECT 1 FROM blob_extents WHERE block_id = ?1)
-				RETURNING CASE WHEN inline IS NULL THEN id END`, e.Block.ID[:])
+				AND NOT EXISTS (SELECT 1 FROM blob_extents WHERE blob_id = ?2 AND start >= ?3 AND start < ?4 AND block_id = ?1)
+				RETURNING CASE WHEN inline IS NULL THEN id END`, e.Block.ID[:], r.id, origin, origin+e.Block.Size)
 			if err != nil {
 				return err
 			}
