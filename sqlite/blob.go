@@ -589,7 +589,7 @@ func compact(ids []blob.BlockID) []blob.BlockID {
 }
 
 // StageBlock stages a block.
-func (db *DB) StageBlock(ctx context.Context, p blob.Path, name string, blk blob.Block, fn func(old *blob.Blob) error) ([]blob.BlockID, error) {
+func (db *DB) StageBlock(ctx context.Context, p blob.Path, name string, blk blob.Block, staged time.Time, fn func(old *blob.Blob) error) ([]blob.BlockID, error) {
 	var dropped []blob.BlockID
 	err := db.blobUpdate(ctx, "stage block", func(t blobTx) error {
 		r, exists, err := t.blobRow(p)
@@ -629,11 +629,54 @@ func (db *DB) StageBlock(ctx context.Context, p blob.Path, name string, blk blob
 		if err := t.insertBlock(id, blk); err != nil {
 			return err
 		}
-		_, err = t.exec(`INSERT INTO blob_staged (blob_id, name, block_id, seq)
-			VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM blob_staged WHERE blob_id = ?1))`, id, name, blk.ID[:])
+		_, err = t.exec(`INSERT INTO blob_staged (blob_id, name, block_id, seq, staged)
+			VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM blob_staged WHERE blob_id = ?1), ?4)`,
+			id, name, blk.ID[:], staged.UnixNano())
 		return err
 	})
 	return compact(dropped), err
+}
+
+// ExpireStaged drops staged blocks of blobs whose last was staged before
+// before. Staged blocks are few (uploads in progress), so it scans them.
+func (db *DB) ExpireStaged(ctx context.Context, before time.Time) (int, []blob.BlockID, error) {
+	var dropped []blob.BlockID
+	n := 0
+	err := db.blobUpdate(ctx, "expire staged blocks", func(t blobTx) error {
+		rows, err := t.query(`SELECT blob_id FROM blob_staged GROUP BY blob_id HAVING MAX(staged) < ?`, before.UnixNano())
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := t.exec(`DELETE FROM blob_staged WHERE blob_id = ?`, id); err != nil {
+				return err
+			}
+			d, err := t.dropUnused(id)
+			if err != nil {
+				return err
+			}
+			dropped = append(dropped, d...)
+			if _, err := t.exec(`DELETE FROM blob_blobs WHERE id = ? AND NOT committed`, id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, compact(dropped), err
 }
 
 // CommitBlockList commits a block list.

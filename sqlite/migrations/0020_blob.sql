@@ -82,5 +82,6 @@ CREATE TABLE blob_staged (
     name     TEXT NOT NULL,
     block_id BLOB NOT NULL,
     seq      INTEGER NOT NULL, -- staging order
+    staged   INTEGER NOT NULL, -- when
     PRIMARY KEY (blob_id, name)
 ) WITHOUT ROWID;
