@@ -142,7 +142,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *request) error {
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(content.Length, 10))
 	w.WriteHeader(status)
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 64<<10)
 	if _, err := io.CopyBuffer(writerOnly{w}, body, buf); err != nil {
 		// The status is sent: all that is left is to cut the response
 		// short, so that the client sees fewer bytes than Content-Length.
