@@ -188,7 +188,7 @@ func (s *Service) PutBlock(ctx context.Context, p Path, name string, body io.Rea
 	got, err := checkMD5(contentMD5, sum)
 	if err == nil {
 		var dropped []BlockID
-		dropped, err = s.Store.StageBlock(ctx, p, name, blk, func(old *Blob) error {
+		dropped, err = s.Store.StageBlock(ctx, p, name, blk, s.Now(), func(old *Blob) error {
 			return checkType(old, BlockBlob)
 		})
 		s.removeData(dropped)
@@ -198,6 +198,22 @@ func (s *Service) PutBlock(ctx context.Context, p Path, name string, body io.Rea
 		return nil, err
 	}
 	return got, nil
+}
+
+// StagedLifetime is how long staged blocks are kept without another Put
+// Block for the blob, as in Azure: a week.
+const StagedLifetime = 7 * 24 * time.Hour
+
+// ExpireStagedBlocks drops the staged blocks of blobs that have had no Put
+// Block for StagedLifetime before now, as Azure discards uncommitted
+// blocks, and returns how many blobs it cleared. It is periodic work.
+func (s *Service) ExpireStagedBlocks(ctx context.Context, now time.Time) (int, error) {
+	n, dropped, err := s.Store.ExpireStaged(ctx, now.Add(-StagedLifetime))
+	if err != nil {
+		return 0, err
+	}
+	s.removeData(dropped)
+	return n, nil
 }
 
 func checkBlockName(name string) error {

@@ -17,20 +17,28 @@ import (
 // with the metadata in one transaction, with no file to create and sync.
 const InlineMax = ChunkSize
 
-// writeBatch is how much sealed content is gathered before a write to Data.
-const writeBatch = 1 << 20
+// Batches: a write gathers writeBatch bytes of sealed chunks before it
+// writes them to Data; a read decrypts up to readChunks chunks per read
+// from Data. Both pool their buffers.
+const (
+	writeBatch = 1 << 20
+	readChunks = 4
+)
 
-// batchChunks is the number of chunks in a batch.
-const batchChunks = writeBatch / ChunkSize
-
-// buffers holds the buffers of block writes and reads: plaintext in the
-// first half, sealed chunks in the second, a batch and a chunk of each.
-var buffers = sync.Pool{New: func() any {
-	b := make([]byte, 2*halfBuffer)
-	return &b
-}}
-
-const halfBuffer = (batchChunks + 1) * (ChunkSize + tagSize)
+var (
+	// writeBuffers hold a chunk of plaintext, then a batch of sealed
+	// chunks, which may overshoot writeBatch by one chunk.
+	writeBuffers = sync.Pool{New: func() any {
+		b := make([]byte, ChunkSize+writeBatch+ChunkSize+tagSize)
+		return &b
+	}}
+	// readBuffers hold readChunks chunks of plaintext, then the same
+	// chunks sealed.
+	readBuffers = sync.Pool{New: func() any {
+		b := make([]byte, readChunks*ChunkSize+readChunks*(ChunkSize+tagSize))
+		return &b
+	}}
+)
 
 // writeBlock reads size bytes from r, seals them as a new block of the blob
 // at p and stores them in Data, or returns them inline if the block is
@@ -47,10 +55,10 @@ func (s *Service) writeBlock(ctx context.Context, k *accountKeys, p Path, r io.R
 		return Block{}, err
 	}
 
-	bufp := buffers.Get().(*[]byte)
-	defer buffers.Put(bufp)
+	bufp := writeBuffers.Get().(*[]byte)
+	defer writeBuffers.Put(bufp)
 	plain := (*bufp)[:ChunkSize]
-	sealed := (*bufp)[halfBuffer:halfBuffer]
+	sealed := (*bufp)[ChunkSize:ChunkSize]
 
 	var w DataWriter
 	if size > InlineMax {
@@ -167,7 +175,7 @@ func (r *contentReader) Read(out []byte) (int, error) {
 func n64(n int) int64 { return int64(n) }
 
 // load makes r.buf hold the plaintext of block b at offset off, decrypting
-// the chunks from off's on, up to writeBatch bytes of them.
+// the chunks from off's on, up to readChunks of them.
 func (r *contentReader) load(b Block, off int64) error {
 	if r.opened && r.id == b.ID && off >= r.bufStart && off < r.bufStart+int64(len(r.buf)) {
 		return nil
@@ -179,12 +187,12 @@ func (r *contentReader) load(b Block, off int64) error {
 	}
 	cs := int64(b.ChunkSize)
 	first := off / cs
-	last := min(first+batchChunks-1, (b.Size-1)/cs) // inclusive
+	last := min(first+readChunks-1, (b.Size-1)/cs) // inclusive
 	sealedFrom := first * (cs + tagSize)
 	sealedTo := min(last*(cs+tagSize)+cs+tagSize, sealedSize(b.Size, b.ChunkSize))
 
 	if r.scratch == nil {
-		r.scratch = buffers.Get().(*[]byte)
+		r.scratch = readBuffers.Get().(*[]byte)
 	}
 	var sealed []byte
 	if b.Inline != nil {
@@ -193,7 +201,7 @@ func (r *contentReader) load(b Block, off int64) error {
 		}
 		sealed = b.Inline[sealedFrom:sealedTo]
 	} else {
-		sealed = (*r.scratch)[halfBuffer : halfBuffer+int(sealedTo-sealedFrom)]
+		sealed = (*r.scratch)[readChunks*ChunkSize : readChunks*ChunkSize+int(sealedTo-sealedFrom)]
 		if _, err := r.file.ReadAt(sealed, sealedFrom); err != nil {
 			return tresor.Wrap(fmt.Errorf("block %s: %w", b.ID, err), "blob: read block")
 		}
@@ -243,7 +251,7 @@ func (r *contentReader) closeFile() {
 func (r *contentReader) Close() error {
 	r.closeFile()
 	if r.scratch != nil {
-		buffers.Put(r.scratch)
+		readBuffers.Put(r.scratch)
 		r.scratch = nil
 	}
 	r.buf = nil

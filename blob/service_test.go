@@ -634,3 +634,43 @@ func TestSweep(t *testing.T) {
 		t.Errorf("GetBlob(kept) after Sweep = %d bytes, %v", len(got), err)
 	}
 }
+
+func TestExpireStagedBlocks(t *testing.T) {
+	e := blobtest.New(t)
+	mustContainer(t, e, "ctr")
+	big := content(3, 2*blob.ChunkSize)
+	// A committed blob with a staged block, a name with staged blocks only,
+	// and a name staged later.
+	mustPut(t, e, path("ctr", "committed"), big)
+	for _, name := range []string{"committed", "abandoned"} {
+		if _, err := e.Service.PutBlock(ctx, path("ctr", name), blockName(1), bytes.NewReader(big), int64(len(big)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	e.Service.Now = func() time.Time { return start.Add(5 * 24 * time.Hour) }
+	if _, err := e.Service.PutBlock(ctx, path("ctr", "recent"), blockName(1), bytes.NewReader(big), int64(len(big)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Service.ExpireStagedBlocks(ctx, start.Add(6*24*time.Hour)); n != 0 || err != nil {
+		t.Errorf("ExpireStagedBlocks(6 days on) = %d, %v; want 0", n, err)
+	}
+	if n, err := e.Service.ExpireStagedBlocks(ctx, start.Add(8*24*time.Hour)); n != 2 || err != nil {
+		t.Errorf("ExpireStagedBlocks(8 days on) = %d, %v; want 2", n, err)
+	}
+	if _, err := e.Service.GetBlockList(ctx, path("ctr", "abandoned")); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("GetBlockList(abandoned) = %v, want NotFound", err)
+	}
+	if l, err := e.Service.GetBlockList(ctx, path("ctr", "committed")); err != nil || len(l.Uncommitted) != 0 || l.Blob == nil {
+		t.Errorf("GetBlockList(committed) = %+v, %v; want the blob without staged blocks", l, err)
+	}
+	if got, err := read(t, e, path("ctr", "committed"), blob.All); err != nil || !bytes.Equal(got, big) {
+		t.Errorf("GetBlob(committed) = %d bytes, %v", len(got), err)
+	}
+	if l, err := e.Service.GetBlockList(ctx, path("ctr", "recent")); err != nil || len(l.Uncommitted) != 1 {
+		t.Errorf("GetBlockList(recent) = %+v, %v; want its staged block", l, err)
+	}
+	if n := e.Files(t); n != 2 {
+		t.Errorf("block files = %d, want 2 (committed's and recent's)", n)
+	}
+}

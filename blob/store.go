@@ -98,10 +98,15 @@ type Store interface {
 	// returns and the given extents, whose blocks are new. fn gets the
 	// committed blob, or nil. Every block the blob had is dropped.
 	PutBlob(ctx context.Context, p Path, extents []Extent, fn func(old *Blob) (Blob, error)) (Blob, []BlockID, error)
-	// StageBlock adds a new block to a blob's staged blocks under name,
-	// dropping a staged block of the same name, if fn, called with the
-	// committed blob or nil, returns nil. The blob need not exist.
-	StageBlock(ctx context.Context, p Path, name string, b Block, fn func(old *Blob) error) ([]BlockID, error)
+	// StageBlock adds a new block, staged at the given time, to a blob's
+	// staged blocks under name, dropping a staged block of the same name,
+	// if fn, called with the committed blob or nil, returns nil. The blob
+	// need not exist.
+	StageBlock(ctx context.Context, p Path, name string, b Block, staged time.Time, fn func(old *Blob) error) ([]BlockID, error)
+	// ExpireStaged drops the staged blocks of every blob whose last block
+	// was staged before before, and forgets the blobs that have nothing
+	// else. It returns how many blobs it cleared, and the dropped blocks.
+	ExpireStaged(ctx context.Context, before time.Time) (int, []BlockID, error)
 	// CommitBlockList calls fn with the committed blob (nil if none), its
 	// committed extents and its staged blocks, and makes the Blob and
 	// extents that fn returns the committed blob. The extents' blocks

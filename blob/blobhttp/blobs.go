@@ -104,6 +104,12 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *request) error {
 		return tresor.Errorf(tresor.Invalid, "x-ms-range-get-content-md5 needs a range of at most 4 MiB.").WithReason(blob.ReasonOutOfRangeInput)
 	}
 	content, err := h.Service.GetBlob(r.Context(), r.path(), rng, c)
+	if err == nil && ranged && content.Length == 0 {
+		// bytes=0- of an empty blob: there is no byte to return, and
+		// Content-Range cannot say so; Storage answers 416.
+		content.Body.Close()
+		err = tresor.Errorf(tresor.Invalid, "The range specified is invalid for the current size of the resource.").WithReason(blob.ReasonInvalidRange)
+	}
 	if err != nil {
 		if tresor.ReasonOf(err) == blob.ReasonInvalidRange {
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", content.Blob.Size))
@@ -136,7 +142,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *request) error {
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(content.Length, 10))
 	w.WriteHeader(status)
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 64<<10)
 	if _, err := io.CopyBuffer(writerOnly{w}, body, buf); err != nil {
 		// The status is sent: all that is left is to cut the response
 		// short, so that the client sees fewer bytes than Content-Length.

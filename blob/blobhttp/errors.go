@@ -24,6 +24,7 @@ const (
 	codeInvalidXMLDocument          = "InvalidXmlDocument"
 	codeCannotVerifyCopySource      = "CannotVerifyCopySource"
 	codeUnsupportedHeader           = "UnsupportedHeader"
+	codeOperationTimedOut           = "OperationTimedOut"
 )
 
 // statusOf gives the codes whose status is not their Kind's.
@@ -54,6 +55,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if !errors.As(err, &te) {
 		te = tresor.Wrap(err, "blob api")
 	}
+	if te.Kind == tresor.Internal && r.Context().Err() != nil {
+		// The route's timeout passed or the client went away: not a bug.
+		h.Logger.Info("blob api: request ended early", "method", r.Method, "url", r.URL.Redacted(), "err", err)
+		te = tresor.Errorf(tresor.Internal, "The operation could not be completed within the permitted time.").WithReason(codeOperationTimedOut)
+	}
 	var status int
 	var code string
 	switch te.Kind {
@@ -76,7 +82,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status, code = http.StatusServiceUnavailable, "ServerBusy"
 	case tresor.Internal:
 		status, code = http.StatusInternalServerError, "InternalError"
-		h.Logger.Error("blob api", "method", r.Method, "url", r.URL.Redacted(), "err", err)
+		if te.Reason == "" {
+			h.Logger.Error("blob api", "method", r.Method, "url", r.URL.Redacted(), "err", err)
+		}
 	}
 	if te.Reason != "" {
 		code = te.Reason
@@ -88,7 +96,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		code = blob.ReasonConditionNotMet
 	}
 	msg := te.Message
-	if te.Kind == tresor.Internal || msg == "" {
+	if te.Kind == tresor.Internal && te.Reason == "" || msg == "" {
 		msg = "Server encountered an internal error. Please try again after some time."
 	}
 	hdr := w.Header()

@@ -186,6 +186,15 @@ func TestWireHeaders(t *testing.T) {
 	if r.status != 416 || r.header.Get("Content-Range") != "bytes */16" {
 		t.Errorf("GET bytes=16-20 = %d, Content-Range %q; want 416, bytes */16", r.status, r.header.Get("Content-Range"))
 	}
+	c.do("PUT", "/ctr/empty", "", bytes.NewReader(nil), "x-ms-blob-type: BlockBlob")
+	r = c.do("GET", "/ctr/empty", "", nil, "Range: bytes=0-")
+	if r.status != 416 || r.header.Get("Content-Range") != "bytes */0" {
+		t.Errorf("GET bytes=0- of an empty blob = %d, Content-Range %q; want 416, bytes */0", r.status, r.header.Get("Content-Range"))
+	}
+	r = c.do("GET", "/ctr/empty", "", nil)
+	if r.status != 200 || len(r.body) != 0 || r.header.Get("Content-Length") != "0" {
+		t.Errorf("GET of an empty blob = %d, %d bytes, Content-Length %q", r.status, len(r.body), r.header.Get("Content-Length"))
+	}
 	r = c.do("GET", "/ctr/b", "", nil, "If-None-Match: "+etag)
 	if r.status != 304 || len(r.body) != 0 || r.header.Get("x-ms-error-code") != blob.ReasonConditionNotMet {
 		t.Errorf("GET If-None-Match = %d %q %s; want 304 ConditionNotMet, no body", r.status, r.body, r.header.Get("x-ms-error-code"))

@@ -60,21 +60,21 @@ CREATE TABLE blob_blocks (
 CREATE INDEX blob_blocks_blob ON blob_blocks (blob_id);
 
 -- Extents lay blocks out in a committed blob: a block blob's block list in
--- order (seq 0, 1, ...), or a page blob's written pages (seq = start). The
--- block of an extent belongs to the same blob; the store keeps that so,
--- without a foreign key that would need checking on every block delete.
+-- order (seq 0, 1, ...), or a page blob's written pages (seq = start). Both
+-- kinds are in order of start, so the primary key serves range reads and
+-- block lists alike. The block of an extent belongs to the same blob; the
+-- store keeps that so, without a foreign key or an index on block_id that
+-- every write would pay for.
 CREATE TABLE blob_extents (
     blob_id  INTEGER NOT NULL REFERENCES blob_blobs (id) ON DELETE CASCADE,
+    start    INTEGER NOT NULL,
     seq      INTEGER NOT NULL,
     name     TEXT NOT NULL, -- the client's block ID; '' for Put Blob and pages
-    start    INTEGER NOT NULL,
     length   INTEGER NOT NULL,
     block_id BLOB NOT NULL,
     offset   INTEGER NOT NULL, -- in the block
-    PRIMARY KEY (blob_id, seq)
+    PRIMARY KEY (blob_id, start, seq)
 ) WITHOUT ROWID;
-CREATE INDEX blob_extents_start ON blob_extents (blob_id, start);
-CREATE INDEX blob_extents_block ON blob_extents (block_id);
 
 -- Staged (uncommitted) blocks of a block blob, by the client's block ID.
 CREATE TABLE blob_staged (
@@ -82,5 +82,6 @@ CREATE TABLE blob_staged (
     name     TEXT NOT NULL,
     block_id BLOB NOT NULL,
     seq      INTEGER NOT NULL, -- staging order
+    staged   INTEGER NOT NULL, -- when
     PRIMARY KEY (blob_id, name)
 ) WITHOUT ROWID;
