@@ -3,8 +3,6 @@ package blob_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -196,28 +194,7 @@ func TestAtRest(t *testing.T) {
 	}
 	// A checkpoint moves the WAL into the database file; both are scanned
 	// before and after.
-	scan := func() {
-		files := 0
-		err := filepath.WalkDir(e.Dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			files++
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			for what, n := range needles {
-				if bytes.Contains(b, n) {
-					t.Errorf("%s found in %s", what, path)
-				}
-			}
-			return nil
-		})
-		if err != nil || files < 3 {
-			t.Fatalf("scanned %d files, %v", files, err)
-		}
-	}
+	scan := func() { blobtest.NoPlaintext(t, e.Dir, 3, needles) }
 	scan()
 	if err := e.DB.Close(); err != nil {
 		t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -27,6 +25,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	tblob "github.com/tresorkms/tresor/blob"
+	"github.com/tresorkms/tresor/blob/blobtest"
 )
 
 var ctx = context.Background()
@@ -675,24 +674,5 @@ func TestAzblobAtRest(t *testing.T) {
 		t.Fatal("large: content differs")
 	}
 	needles := map[string][]byte{"content": marker, "metadata": []byte("metadata-value-7f3a9c"), "account key": s.Keys.Key(testAccount)}
-	files := 0
-	err := filepath.WalkDir(s.Dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files++
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for what, n := range needles {
-			if bytes.Contains(b, n) {
-				t.Errorf("%s found in plaintext in %s", what, path)
-			}
-		}
-		return nil
-	})
-	if err != nil || files < 3 {
-		t.Fatalf("scanned %d files: %v", files, err)
-	}
+	blobtest.NoPlaintext(t, s.Dir, 3, needles)
 }

@@ -4,8 +4,10 @@
 package blobtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -122,4 +124,31 @@ func (e *Env) Files(tb testing.TB) int {
 		tb.Fatal(err)
 	}
 	return n
+}
+
+// NoPlaintext reads every file under dir and fails tb for each needle
+// (named by its key) found in one. It fails too if fewer than minFiles
+// files were read, so that a scan of the wrong directory cannot pass.
+func NoPlaintext(tb testing.TB, dir string, minFiles int, needles map[string][]byte) {
+	tb.Helper()
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for what, n := range needles {
+			if bytes.Contains(b, n) {
+				tb.Errorf("%s found in plaintext in %s", what, path)
+			}
+		}
+		return nil
+	})
+	if err != nil || files < minFiles {
+		tb.Fatalf("scanned %d files under %s (want at least %d): %v", files, dir, minFiles, err)
+	}
 }
