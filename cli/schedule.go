@@ -50,7 +50,7 @@ func (s *Server) openClock(ctx context.Context) error {
 
 // tasks are the server's periodic work.
 func (s *Server) tasks() []scheduler.Task {
-	return []scheduler.Task{
+	return append([]scheduler.Task{
 		{Name: "key rotation", Next: s.Keys.NextRotation, Run: s.rotateDue},
 		{Name: "purge of deleted keys and vaults", Next: s.Keys.NextPurge, Run: s.purgeDue},
 		{Name: "key expiry events", Next: s.Keys.NextExpiryEvent, Run: s.raiseExpiryEvents},
@@ -68,7 +68,7 @@ func (s *Server) tasks() []scheduler.Task {
 				return err
 			},
 		},
-	}
+	}, s.blobTasks()...)
 }
 
 // rotateDue rotates the keys that are due and records each rotation, and

@@ -18,6 +18,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	cfg := Config{}
 	fs.StringVar(&cfg.DataDir, "data", "./tresor-data", "data directory (created on first start)")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8443", "listen address")
+	fs.StringVar(&cfg.BlobAddr, "blob-addr", "127.0.0.1:10000", "listen address of the Blob API in path style (https://ADDR/{account}), as Azurite's; empty for host style only")
 	fs.StringVar(&cfg.Domain, "domain", "localhost", "DNS domain: vaults are {name}.vault.{domain}")
 	fs.StringVar(&cfg.Clock, "clock", ClockReal, "real, or virtual: time stands still until 'tresor clock advance' (for testing rotation)")
 	if err := fs.Parse(args); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tresorkms/tresor/audit"
+	"github.com/tresorkms/tresor/blob"
 	"github.com/tresorkms/tresor/client"
 	"github.com/tresorkms/tresor/clock"
 	"github.com/tresorkms/tresor/eventgrid"
@@ -32,7 +33,11 @@ import (
 type Config struct {
 	DataDir string
 	Addr    string // listen address; port 0 picks a free port
-	Domain  string
+	// BlobAddr is the listen address of the Blob API in path style,
+	// https://{BlobAddr}/{account}/..., as Azurite serves it; "" serves
+	// host style only, https://{account}.blob.{Domain}:{port} on Addr.
+	BlobAddr string
+	Domain   string
 	// Clock is "real" (the default) or "virtual": a clock that stands
 	// still until the administrator advances it (tresor clock advance).
 	Clock string
@@ -75,11 +80,15 @@ type Server struct {
 	dispatcher *eventgrid.Dispatcher
 	// Storage manages storage accounts.
 	Storage *storage.Service
+	// Blobs runs the Blob API of every storage account.
+	Blobs *blob.Service
 
-	ln    net.Listener
-	http  *http.Server
-	audit *audit.Log
-	sys   system // the identity and ARM parts; see wire.go
+	ln       net.Listener
+	http     *http.Server
+	blobLn   net.Listener // nil without BlobAddr
+	blobHTTP *http.Server
+	audit    *audit.Log
+	sys      system // the identity and ARM parts; see wire.go
 }
 
 // Open initialises the data directory on first use and prepares every
@@ -152,16 +161,34 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Resource: u.hsmResource, Authority: authority, Logger: s.Logger, RBAC: s.RBAC, Audit: s.record,
 		Authenticate: s.sys.authenticator(u.hsmResource, "https://managedhsm."+cfg.Domain),
 	})
+	blobs, err := s.openBlobs(u)
+	if err != nil {
+		return nil, err
+	}
 	s.Scheduler = &scheduler.Scheduler{Clock: s.Clock, Tasks: s.tasks(), Logger: s.Logger}
 	control := s.withClockAPI(s.sys.control(), u)
-	s.http = &http.Server{
-		Handler:           s.dispatch(vaults, hsms, control),
+	s.http = s.httpServer(s.dispatch(vaults, hsms, blobs, control))
+	if cfg.BlobAddr != "" {
+		if s.blobLn, err = net.Listen("tcp", cfg.BlobAddr); err != nil {
+			return nil, err
+		}
+		s.blobHTTP = s.httpServer(blobs)
+		s.Env["TRESOR_BLOB_ENDPOINT"] = "https://" + s.blobLn.Addr().String()
+		if err := s.writeEnv(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		TLSConfig:         s.sys.tlsConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug),
 	}
-	return s, nil
 }
 
 // urls are the public URLs of the server's parts.
@@ -171,8 +198,11 @@ type urls struct {
 	arm           string // https://{D}:{port}
 	armAudience   string
 	graphAudience string // https://graph.{D}; Graph itself is served at arm + /v1.0
-	vaultResource string // https://vault.{D}:{port}
-	hsmResource   string
+	// storageAudience is https://storage.{D}: the Blob API accepts it and
+	// Azure's own, storageAudience.
+	storageAudience string
+	vaultResource   string // https://vault.{D}:{port}
+	hsmResource     string
 }
 
 func (s *Server) urls() urls {
@@ -183,19 +213,21 @@ func (s *Server) urls() urls {
 	}
 	d := s.Domain
 	return urls{
-		suffix:        suffix,
-		authority:     "https://" + d + suffix + "/",
-		arm:           "https://" + d + suffix,
-		armAudience:   "https://management." + d,
-		graphAudience: "https://graph." + d,
-		vaultResource: "https://vault." + d + suffix,
-		hsmResource:   "https://managedhsm." + d + suffix,
+		suffix:          suffix,
+		authority:       "https://" + d + suffix + "/",
+		arm:             "https://" + d + suffix,
+		armAudience:     "https://management." + d,
+		graphAudience:   "https://graph." + d,
+		storageAudience: "https://storage." + d,
+		vaultResource:   "https://vault." + d + suffix,
+		hsmResource:     "https://managedhsm." + d + suffix,
 	}
 }
 
-// dispatch routes by Host: vaults and HSMs by their subdomains, the rest
-// (the domain itself, or an IP literal) to the control plane.
-func (s *Server) dispatch(vaults, hsms, control http.Handler) http.Handler {
+// dispatch routes by Host: vaults, HSMs and storage accounts' Blob APIs by
+// their subdomains, the rest (the domain itself, or an IP literal) to the
+// control plane.
+func (s *Server) dispatch(vaults, hsms, blobs, control http.Handler) http.Handler {
 	d := strings.ToLower(s.Domain)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := strings.ToLower(r.Host)
@@ -208,6 +240,8 @@ func (s *Server) dispatch(vaults, hsms, control http.Handler) http.Handler {
 			vaults.ServeHTTP(w, r)
 		case strings.HasSuffix(host, ".managedhsm."+d):
 			hsms.ServeHTTP(w, r)
+		case strings.HasSuffix(host, ".blob."+d):
+			blobs.ServeHTTP(w, r)
 		case host == d || host == "localhost" || net.ParseIP(host) != nil:
 			control.ServeHTTP(w, r)
 		default:
@@ -223,8 +257,13 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Serve serves HTTPS until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 1)
+	servers := []*http.Server{s.http}
+	errc := make(chan error, 2)
 	go func() { errc <- s.http.ServeTLS(s.ln, "", "") }()
+	if s.blobLn != nil {
+		servers = append(servers, s.blobHTTP)
+		go func() { errc <- s.blobHTTP.ServeTLS(s.blobLn, "", "") }()
+	}
 	work := make(chan struct{})
 	wctx, stopWork := context.WithCancel(ctx)
 	go func() { s.Scheduler.Start(wctx); work <- struct{}{} }()
@@ -232,17 +271,27 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer func() { stopWork(); <-work; <-work }()
 	select {
 	case err := <-errc:
+		// One listener failed: stop the other before returning.
+		for _, srv := range servers {
+			srv.Close()
+		}
+		for range len(servers) - 1 {
+			<-errc
+		}
 		return err
 	case <-ctx.Done():
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.http.Shutdown(shutdown); err != nil {
-			return err
+		var errs []error
+		for _, srv := range servers {
+			errs = append(errs, srv.Shutdown(shutdown))
 		}
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			return err
+		for range servers {
+			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
 		}
-		return nil
+		return errors.Join(errs...)
 	}
 }
 
@@ -250,8 +299,10 @@ func (s *Server) Serve(ctx context.Context) error {
 // partly opened Server.
 func (s *Server) Close() error {
 	var errs []error
-	if s.ln != nil {
-		s.ln.Close() // already closed after Serve returns; the error is uninteresting
+	for _, ln := range []net.Listener{s.ln, s.blobLn} {
+		if ln != nil {
+			ln.Close() // already closed after Serve returns; the error is uninteresting
+		}
 	}
 	if s.audit != nil {
 		errs = append(errs, s.audit.Close())
@@ -270,9 +321,11 @@ func (s *Server) writeEnv() error {
 		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "TRESOR_ADMIN_OBJECT_ID", "AZURE_AUTHORITY_HOST",
 		"AZURE_SUBSCRIPTION_ID", "TRESOR_ARM_ENDPOINT", "TRESOR_ARM_AUDIENCE", "TRESOR_CA_FILE",
 		"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS", "TRESOR_IDENTITY_ENDPOINT", "TRESOR_IDENTITY_HEADER",
-		"TRESOR_GRAPH_ENDPOINT", "TRESOR_GRAPH_AUDIENCE",
+		"TRESOR_GRAPH_ENDPOINT", "TRESOR_GRAPH_AUDIENCE", "TRESOR_BLOB_ENDPOINT",
 	} {
-		fmt.Fprintf(&b, "export %s='%s'\n", k, s.Env[k])
+		if v, ok := s.Env[k]; ok {
+			fmt.Fprintf(&b, "export %s='%s'\n", k, v)
+		}
 	}
 	path := filepath.Join(s.DataDir, "tresor.env")
 	tmp := path + ".tmp"

@@ -61,7 +61,7 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 		// the SDKs ask for the challenge's resource (with the port), people
 		// configuring scopes by hand often leave it out.
 		Audiences: []string{u.vaultResource, "https://vault." + d, u.hsmResource, "https://managedhsm." + d, u.armAudience,
-			u.graphAudience, u.graphAudience + u.suffix},
+			u.graphAudience, u.graphAudience + u.suffix, storageAudience, u.storageAudience},
 		HostSecret: hostSecret(root),
 	}
 	admin, err := sys.identity.Bootstrap(ctx)

@@ -265,7 +265,7 @@ type process struct {
 // The test's cleanup kills it if it still runs.
 func startBinary(tb testing.TB, bin, dir, addr, point string) *process {
 	tb.Helper()
-	p := &process{cmd: exec.Command(bin, "serve", "--data", dir, "--addr", addr, "--clock", "virtual"), exited: make(chan struct{})}
+	p := &process{cmd: exec.Command(bin, "serve", "--data", dir, "--addr", addr, "--blob-addr", "", "--clock", "virtual"), exited: make(chan struct{})}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, fault.Env+"=") {
 			p.cmd.Env = append(p.cmd.Env, kv)

@@ -70,6 +70,9 @@ func startWith(tb testing.TB, cfg cli.Config) *env {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	cfg.Addr, cfg.Domain, cfg.Logger = "127.0.0.1:0", "localhost", logger
+	if cfg.BlobAddr == "" {
+		cfg.BlobAddr = "127.0.0.1:0"
+	}
 	srv, err := cli.Open(ctx, cfg)
 	if err != nil {
 		cancel()

@@ -91,7 +91,7 @@ func startPinned(b *testing.B, taskset string, cpu int) *env {
 
 	data := filepath.Join(dir, "data")
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, taskset, "-c", strconv.Itoa(cpu), bin, "serve", "--data", data, "--addr", addr)
+	cmd := exec.CommandContext(ctx, taskset, "-c", strconv.Itoa(cpu), bin, "serve", "--data", data, "--addr", addr, "--blob-addr", "")
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second

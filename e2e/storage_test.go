@@ -33,79 +33,13 @@ func TestStorageAccountCMK(t *testing.T) {
 	dir := t.TempDir()
 	e := startWith(t, cli.Config{DataDir: dir, Clock: cli.ClockVirtual, StorageKeyCacheTTL: -1})
 	ctx := context.Background()
-	sub := e.env["AZURE_SUBSCRIPTION_ID"]
-	opts := e.env.ARMOptions(e.http)
-	rbacVault := func(p *armkeyvault.VaultProperties) {
-		p.EnableRbacAuthorization, p.AccessPolicies, p.EnablePurgeProtection = to.Ptr(true), nil, to.Ptr(true)
-	}
-	kv := e.vault(t, "kv-cmk", false, rbacVault)
+	f := newCMKFixture(t, e)
+	kv, key, vaultID, vaultURI, miID, accounts := f.kv, f.key, f.vaultID, f.vaultURI, f.miID, f.accounts
+	assign := func(scope, role, principal string) string { t.Helper(); return f.assign(t, scope, role, principal) }
+	cmkParams, create := f.params, f.create
 	e.vault(t, "kv-nopurge", false, nil)
-	vaultID := "/subscriptions/" + sub + "/resourceGroups/rg-e2e/providers/Microsoft.KeyVault/vaults/kv-cmk"
-	assignments, err := armauthorization.NewRoleAssignmentsClient(sub, e.cred, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assign := func(scope, role, principal string) string {
-		t.Helper()
-		name := identity.NewGUID()
-		if _, err := assignments.Create(ctx, scope, name, armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
-			RoleDefinitionID: to.Ptr("/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role),
-			PrincipalID:      to.Ptr(principal),
-		}}, nil); err != nil {
-			t.Fatalf("assign %s at %s: %v", role, scope, err)
-		}
-		return name
-	}
-	assign(vaultID, rbac.KeyVaultCryptoOfficer, e.env["TRESOR_ADMIN_OBJECT_ID"])
-	key, err := kv.CreateKey(ctx, "cmk", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA), KeySize: to.Ptr[int32](3072)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := kv.CreateKey(ctx, "ec", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeEC)}, nil); err != nil {
 		t.Fatal(err)
-	}
-
-	ids, err := armmsi.NewUserAssignedIdentitiesClient(sub, e.cred, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mi, err := ids.CreateOrUpdate(ctx, "rg-e2e", "storage-cmk", armmsi.Identity{Location: to.Ptr("westeurope")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	miID := *mi.ID
-	accounts, err := armstorage.NewAccountsClient(sub, e.cred, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vaultURI := e.env.VaultURL("kv-cmk")
-	cmkParams := func(keyName, version, vaultURL string) armstorage.AccountCreateParameters {
-		return armstorage.AccountCreateParameters{
-			Location: to.Ptr("westeurope"), Kind: to.Ptr(armstorage.KindStorageV2),
-			SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)},
-			Identity: &armstorage.Identity{
-				Type:                   to.Ptr(armstorage.IdentityTypeUserAssigned),
-				UserAssignedIdentities: map[string]*armstorage.UserAssignedIdentity{miID: {}},
-			},
-			Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: &armstorage.Encryption{
-				KeySource: to.Ptr(armstorage.KeySourceMicrosoftKeyvault),
-				KeyVaultProperties: &armstorage.KeyVaultProperties{
-					KeyVaultURI: to.Ptr(vaultURL), KeyName: to.Ptr(keyName), KeyVersion: to.Ptr(version),
-				},
-				EncryptionIdentity: &armstorage.EncryptionIdentity{EncryptionUserAssignedIdentity: to.Ptr(miID)},
-				Services: &armstorage.EncryptionServices{
-					Blob: &armstorage.EncryptionService{Enabled: to.Ptr(true), KeyType: to.Ptr(armstorage.KeyTypeAccount)},
-				},
-			}},
-		}
-	}
-	create := func(name string, p armstorage.AccountCreateParameters) (armstorage.Account, error) {
-		poller, err := accounts.BeginCreate(ctx, "rg-e2e", name, p, nil)
-		if err != nil {
-			return armstorage.Account{}, err
-		}
-		res, err := poller.PollUntilDone(ctx, nil)
-		return res.Account, err
 	}
 
 	// The identity has no access to the key yet: refused, and nothing made.
@@ -115,7 +49,7 @@ func TestStorageAccountCMK(t *testing.T) {
 	if _, err := accounts.GetProperties(ctx, "rg-e2e", "stcmk", nil); statusOf(err) != http.StatusNotFound {
 		t.Errorf("a refused create left the account: %v", err)
 	}
-	assign(vaultID, rbac.KeyVaultCryptoServiceEncUser, *mi.Properties.PrincipalID)
+	assign(vaultID, rbac.KeyVaultCryptoServiceEncUser, f.miPrincipal)
 
 	// The seed's rules, each with a clear refusal.
 	sysOnly := cmkParams("cmk", "", vaultURI)
@@ -295,4 +229,99 @@ func TestStorageAccountCMK(t *testing.T) {
 	if _, err := accounts.GetProperties(ctx, "rg-e2e", "stcmk", nil); statusOf(err) != http.StatusNotFound {
 		t.Errorf("GET after delete = %v; want 404", err)
 	}
+}
+
+// A cmkFixture is the seed's key side through ARM: a vault with purge
+// protection and RBAC (kv-cmk), an RSA-3072 key in it (cmk) that the admin
+// may manage, and a user-assigned identity (storage-cmk) that has no access
+// to it yet.
+type cmkFixture struct {
+	e                 *env
+	kv                *azkeys.Client
+	key               azkeys.CreateKeyResponse
+	vaultID, vaultURI string
+	miID, miPrincipal string
+	accounts          *armstorage.AccountsClient
+	assignments       *armauthorization.RoleAssignmentsClient
+}
+
+func newCMKFixture(t *testing.T, e *env) *cmkFixture {
+	t.Helper()
+	ctx := context.Background()
+	sub := e.env["AZURE_SUBSCRIPTION_ID"]
+	opts := e.env.ARMOptions(e.http)
+	f := &cmkFixture{e: e, vaultURI: e.env.VaultURL("kv-cmk"),
+		vaultID: "/subscriptions/" + sub + "/resourceGroups/rg-e2e/providers/Microsoft.KeyVault/vaults/kv-cmk"}
+	f.kv = e.vault(t, "kv-cmk", false, func(p *armkeyvault.VaultProperties) {
+		p.EnableRbacAuthorization, p.AccessPolicies, p.EnablePurgeProtection = to.Ptr(true), nil, to.Ptr(true)
+	})
+	var err error
+	if f.assignments, err = armauthorization.NewRoleAssignmentsClient(sub, e.cred, opts); err != nil {
+		t.Fatal(err)
+	}
+	f.assign(t, f.vaultID, rbac.KeyVaultCryptoOfficer, e.env["TRESOR_ADMIN_OBJECT_ID"])
+	if f.key, err = f.kv.CreateKey(ctx, "cmk", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA), KeySize: to.Ptr[int32](3072)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := armmsi.NewUserAssignedIdentitiesClient(sub, e.cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi, err := ids.CreateOrUpdate(ctx, "rg-e2e", "storage-cmk", armmsi.Identity{Location: to.Ptr("westeurope")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.miID, f.miPrincipal = *mi.ID, *mi.Properties.PrincipalID
+	if f.accounts, err = armstorage.NewAccountsClient(sub, e.cred, opts); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// assign gives principal a built-in role at scope through ARM.
+func (f *cmkFixture) assign(t *testing.T, scope, role, principal string) string {
+	t.Helper()
+	name := identity.NewGUID()
+	sub := f.e.env["AZURE_SUBSCRIPTION_ID"]
+	if _, err := f.assignments.Create(context.Background(), scope, name, armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+		RoleDefinitionID: to.Ptr("/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/" + role),
+		PrincipalID:      to.Ptr(principal),
+	}}, nil); err != nil {
+		t.Fatalf("assign %s at %s: %v", role, scope, err)
+	}
+	return name
+}
+
+// params are an account's creation parameters with a CMK through the
+// fixture's identity.
+func (f *cmkFixture) params(keyName, version, vaultURL string) armstorage.AccountCreateParameters {
+	return armstorage.AccountCreateParameters{
+		Location: to.Ptr("westeurope"), Kind: to.Ptr(armstorage.KindStorageV2),
+		SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)},
+		Identity: &armstorage.Identity{
+			Type:                   to.Ptr(armstorage.IdentityTypeUserAssigned),
+			UserAssignedIdentities: map[string]*armstorage.UserAssignedIdentity{f.miID: {}},
+		},
+		Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: &armstorage.Encryption{
+			KeySource: to.Ptr(armstorage.KeySourceMicrosoftKeyvault),
+			KeyVaultProperties: &armstorage.KeyVaultProperties{
+				KeyVaultURI: to.Ptr(vaultURL), KeyName: to.Ptr(keyName), KeyVersion: to.Ptr(version),
+			},
+			EncryptionIdentity: &armstorage.EncryptionIdentity{EncryptionUserAssignedIdentity: to.Ptr(f.miID)},
+			Services: &armstorage.EncryptionServices{
+				Blob: &armstorage.EncryptionService{Enabled: to.Ptr(true), KeyType: to.Ptr(armstorage.KeyTypeAccount)},
+			},
+		}},
+	}
+}
+
+// create creates an account in rg-e2e and waits for it.
+func (f *cmkFixture) create(name string, p armstorage.AccountCreateParameters) (armstorage.Account, error) {
+	ctx := context.Background()
+	poller, err := f.accounts.BeginCreate(ctx, "rg-e2e", name, p, nil)
+	if err != nil {
+		return armstorage.Account{}, err
+	}
+	res, err := poller.PollUntilDone(ctx, nil)
+	return res.Account, err
 }

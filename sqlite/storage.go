@@ -210,7 +210,11 @@ func (db *DB) DeleteAccount(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return tresor.Errorf(tresor.NotFound, "storage account %s not found", name)
 		}
-		return nil
+		// The account's blob data goes with it: its containers, and by
+		// cascade their blobs and blocks. The blocks' files are then
+		// orphans, which the blob service's Sweep removes.
+		_, err = tx.ExecContext(ctx, `DELETE FROM blob_containers WHERE account = ?`, name)
+		return err
 	})
 	return internal(err, "sqlite: delete storage account")
 }

@@ -56,6 +56,8 @@ type Store interface {
 	// Accounts lists a subscription's accounts, or a group's if group is
 	// not empty, ordered by name.
 	Accounts(ctx context.Context, subscriptionID, group string) ([]Account, error)
+	// DeleteAccount removes an account and, in the same transaction, the
+	// data of its services (its blob containers).
 	DeleteAccount(ctx context.Context, name string) error
 	// DueKeyChecks returns up to max accounts whose NextKeyCheck is at or
 	// before now, earliest first; its cost grows with those returned.

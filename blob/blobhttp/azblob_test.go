@@ -24,8 +24,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/google/go-cmp/cmp"
 
-	tblob "github.com/tresorkms/tresor/blob"
 	"github.com/tresorkms/tresor/blob/blobtest"
+	"github.com/tresorkms/tresor/blob/blobtest/azblobtest"
 )
 
 var ctx = context.Background()
@@ -549,110 +549,7 @@ func TestAzblobBearerAndHostStyle(t *testing.T) {
 // intact.
 func TestAzblobRevocation(t *testing.T) {
 	s := newServer(t)
-	c := s.client(t)
-	mustCreate(t, c, "ctr")
-	big := content(7, 3<<20)
-	if _, err := c.UploadBuffer(ctx, "ctr", "big", big, &azblob.UploadBufferOptions{Metadata: map[string]*string{"k": to.Ptr("v")}}); err != nil {
-		t.Fatal(err)
-	}
-	cc := c.ServiceClient().NewContainerClient("ctr")
-	for _, name := range []string{"staged", "staged2"} {
-		if _, err := cc.NewBlockBlobClient(name).StageBlock(ctx, "AAAA", streaming.NopCloser(strings.NewReader(name)), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pb := cc.NewPageBlobClient("pages")
-	if _, err := pb.Create(ctx, 4096, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pb.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(big[:1024])), blob.HTTPRange{Offset: 0, Count: 1024}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.UploadBuffer(ctx, "ctr", "doomed", []byte("x"), nil); err != nil {
-		t.Fatal(err)
-	}
-	s.Keys.Revoke(true)
-
-	bigBlob := cc.NewBlobClient("big")
-	tests := []struct {
-		name    string
-		refused bool
-		op      func() error
-	}{
-		{"Put Blob", true, func() error { _, err := c.UploadBuffer(ctx, "ctr", "new", []byte("x"), nil); return err }},
-		{"Put Block", true, func() error {
-			_, err := cc.NewBlockBlobClient("big").StageBlock(ctx, "AAAB", streaming.NopCloser(strings.NewReader("x")), nil)
-			return err
-		}},
-		{"Get Blob", true, func() error { _, err := c.DownloadStream(ctx, "ctr", "big", nil); return err }},
-		{"Get Blob Properties", true, func() error { _, err := bigBlob.GetProperties(ctx, nil); return err }},
-		{"Set Blob Metadata", true, func() error {
-			_, err := bigBlob.SetMetadata(ctx, map[string]*string{"a": to.Ptr("b")}, nil)
-			return err
-		}},
-		{"Copy Blob", true, func() error { _, err := cc.NewBlobClient("copy").StartCopyFromURL(ctx, bigBlob.URL(), nil); return err }},
-		{"Copy Blob From URL", true, func() error { _, err := cc.NewBlobClient("copy").CopyFromURL(ctx, bigBlob.URL(), nil); return err }},
-		{"Put Blob (page blob)", true, func() error { _, err := cc.NewPageBlobClient("pages2").Create(ctx, 512, nil); return err }},
-		{"Put Page", true, func() error {
-			_, err := pb.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(make([]byte, 512))), blob.HTTPRange{Offset: 0, Count: 512}, nil)
-			return err
-		}},
-		{"Put Page (clear)", true, func() error { _, err := pb.ClearPages(ctx, blob.HTTPRange{Offset: 0, Count: 512}, nil); return err }},
-		{"List Blobs include=metadata", true, func() error {
-			_, err := cc.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Include: container.ListBlobsInclude{Metadata: true}}).NextPage(ctx)
-			return err
-		}},
-
-		{"Create Container", false, func() error { _, err := c.CreateContainer(ctx, "other", nil); return err }},
-		{"Get Container Properties", false, func() error { _, err := cc.GetProperties(ctx, nil); return err }},
-		{"Set Container Metadata", false, func() error {
-			_, err := cc.SetMetadata(ctx, &container.SetMetadataOptions{Metadata: map[string]*string{"a": to.Ptr("b")}})
-			return err
-		}},
-		{"List Containers", false, func() error { _, err := c.NewListContainersPager(nil).NextPage(ctx); return err }},
-		{"List Blobs", false, func() error { _, err := cc.NewListBlobsFlatPager(nil).NextPage(ctx); return err }},
-		{"Put Block List", false, func() error {
-			_, err := cc.NewBlockBlobClient("staged").CommitBlockList(ctx, []string{"AAAA"}, nil)
-			return err
-		}},
-		{"Get Block List", false, func() error {
-			_, err := cc.NewBlockBlobClient("staged2").GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
-			return err
-		}},
-		{"Set Blob Properties", false, func() error {
-			_, err := bigBlob.SetHTTPHeaders(ctx, blob.HTTPHeaders{BlobContentType: to.Ptr("text/x")}, nil)
-			return err
-		}},
-		{"Get Page Ranges", false, func() error { _, err := pb.NewGetPageRangesPager(nil).NextPage(ctx); return err }},
-		{"Delete Blob", false, func() error { _, err := c.DeleteBlob(ctx, "ctr", "doomed", nil); return err }},
-		{"Delete Container", false, func() error { _, err := c.DeleteContainer(ctx, "other", nil); return err }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, status := errorCode(tt.op())
-			if tt.refused && (code != tblob.ReasonKeyVaultEncryptionKeyNotFound || status != 403) {
-				t.Errorf("%s with the key revoked = %q %d, want KeyVaultEncryptionKeyNotFound 403", tt.name, code, status)
-			}
-			if !tt.refused && code != "" {
-				t.Errorf("%s with the key revoked = %q %d, want success", tt.name, code, status)
-			}
-		})
-	}
-
-	s.Keys.Revoke(false)
-	if got := download(t, c, "ctr", "big"); !bytes.Equal(got, big) {
-		t.Errorf("big after recovery: content differs")
-	}
-	p, err := bigBlob.GetProperties(ctx, nil)
-	if err != nil || ptrMap(p.Metadata)["k"] != "v" || *p.ContentType != "text/x" {
-		t.Errorf("big's properties after recovery = %+v, %v", p, err)
-	}
-	if got := download(t, c, "ctr", "staged"); string(got) != "staged" {
-		t.Errorf("staged (committed while revoked) = %q", got)
-	}
-	if got := download(t, c, "ctr", "pages"); !bytes.Equal(got[:1024], big[:1024]) || len(got) != 4096 {
-		t.Errorf("pages after recovery: content differs")
-	}
+	azblobtest.Revocation(t, s.client(t), "ctr", content(7, 3<<20), s.Keys.Revoke)
 }
 
 // TestAzblobAtRest uploads known content through azblob and finds neither

@@ -86,6 +86,12 @@ const (
 	ActionDelete     = dataActionPrefix + "delete"
 )
 
+// IsDataAction reports whether action is a data action (on blobs) rather
+// than an action (on containers), for Authorize to check it as one.
+func IsDataAction(action string) bool {
+	return strings.HasPrefix(action, dataActionPrefix+"blobs/")
+}
+
 // DefaultVersion is the x-ms-version answered when a request gives none.
 // Any version a client sends is accepted and echoed.
 const DefaultVersion = "2026-02-06"

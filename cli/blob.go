@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/blob"
+	"github.com/tresorkms/tresor/blob/blobauth"
+	"github.com/tresorkms/tresor/blob/blobfs"
+	"github.com/tresorkms/tresor/blob/blobhttp"
+	"github.com/tresorkms/tresor/scheduler"
+)
+
+// storageAudience is the token audience of Azure Storage's data planes,
+// which azblob and @azure/storage-blob ask for unless told otherwise.
+const storageAudience = "https://storage.azure.com"
+
+// openBlobs prepares the Blob data plane of every storage account: blob
+// content in DIR/blobs, encrypted under each account's encryption key,
+// which the storage service unwraps with the account's customer-managed
+// key.
+func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
+	data, err := blobfs.Open(filepath.Join(s.DataDir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	s.Blobs = blob.New(s.DB, data, s.Storage)
+	s.Blobs.Now = s.Clock.Now
+	s.Blobs.Logger = s.Logger
+	return blobhttp.New(blobhttp.Handler{
+		Service:      s.Blobs,
+		Accounts:     blobAccounts{s},
+		Suffix:       ".blob." + s.Domain,
+		Authenticate: s.sys.authenticator(storageAudience, u.storageAudience),
+		Authorize:    s.authorizeBlob,
+		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + s.Env["AZURE_TENANT_ID"],
+		// Request dates and SAS windows are on real time, whatever the
+		// server's clock, as tokens are: clients sign with their own clock.
+		Now:    time.Now,
+		Logger: s.Logger,
+	}), nil
+}
+
+// blobAccounts gives the Blob API an account's access keys.
+type blobAccounts struct{ s *Server }
+
+func (a blobAccounts) Account(ctx context.Context, name string) (blobauth.Account, error) {
+	keys, err := a.s.Storage.AccessKeys(ctx, name)
+	if err != nil {
+		return blobauth.Account{}, err
+	}
+	return blobauth.Account{Name: name, Keys: keys}, nil
+}
+
+// authorizeBlob decides a bearer request with Azure RBAC: the container
+// actions (create, delete, properties) are actions, the blob ones data
+// actions, at the container's scope below the account.
+func (s *Server) authorizeBlob(ctx context.Context, p tresor.Principal, account, container, action string) error {
+	a, err := s.Storage.Account(ctx, account)
+	if err != nil {
+		return err
+	}
+	scope := a.ID() + "/blobServices/default"
+	if container != "" {
+		scope += "/containers/" + container
+	}
+	ok, err := s.RBAC.Decide(ctx, "", p.ObjectID, scope, action, blobhttp.IsDataAction(action))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return tresor.Errorf(tresor.Forbidden, "%s may not perform %s at %s.", p.ObjectID, action, scope)
+	}
+	return nil
+}
+
+// blobSweepInterval is how often the content of blocks that no blob holds
+// (left by a crash, or by a removal that failed) is looked for.
+const blobSweepInterval = time.Hour
+
+// blobTasks are the Blob data plane's periodic work: uncommitted blocks
+// expire on the server's clock, as in Azure after a week; orphaned content
+// is swept on real time, since its age is the file's.
+func (s *Server) blobTasks() []scheduler.Task {
+	var lastSweep time.Time // the scheduler runs one pass at a time
+	return []scheduler.Task{
+		{
+			Name: "expiry of uncommitted blocks",
+			Next: func(context.Context) (time.Time, error) { return time.Time{}, nil },
+			Run: func(ctx context.Context, now time.Time) error {
+				_, err := s.Blobs.ExpireStagedBlocks(ctx, now)
+				return err
+			},
+		},
+		{
+			Name: "sweep of orphaned blob content",
+			Next: func(context.Context) (time.Time, error) { return time.Time{}, nil },
+			Run: func(ctx context.Context, _ time.Time) error {
+				now := time.Now()
+				if now.Sub(lastSweep) < blobSweepInterval {
+					return nil
+				}
+				lastSweep = now
+				n, err := s.Blobs.Sweep(ctx, now.Add(-time.Minute))
+				if n > 0 {
+					s.Logger.InfoContext(ctx, "swept orphaned blob content", "blocks", n)
+				}
+				return err
+			},
+		},
+	}
+}
