@@ -70,6 +70,9 @@ Resources (mirror az):
   storage account create|update|show|list|delete -n NAME -g GROUP [--identity-type T --user-identity-id ID --assign-identity]
       [--encryption-key-source Microsoft.Keyvault --encryption-key-vault URI --encryption-key-name K
        --encryption-key-version V --key-vault-user-identity-id ID];  storage account keys list|renew [--key primary]
+  storage container create|list|delete --account-name A [-n NAME] [--auth-mode key|login]
+  storage blob upload|download|show|list|delete --account-name A -c CONTAINER [-n NAME -f FILE --overwrite] [--prefix P]
+      [--auth-mode key|login] [--account-key K]
   eventgrid event-subscription create|show|list|delete --source-resource-id VAULT-ARM-ID [-n NAME]
       [--endpoint URL] [--included-event-types T,...] [--subject-begins-with P] [--subject-ends-with S]
 
@@ -101,7 +104,11 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 	case "identity":
 		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "storage":
-		if word(1) != "account" {
+		switch word(1) {
+		case "blob", "container":
+			return storageDataCommand{kind: word(1), op: word(2), out: stdout}, rest(args, 3), nil
+		case "account":
+		default:
 			return nil, nil, errUsage
 		}
 		if word(2) == "keys" {

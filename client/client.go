@@ -134,6 +134,12 @@ func (e Env) HSMURL(name string) string {
 	return "https://" + name + ".managedhsm." + e["TRESOR_DOMAIN"] + e.portSuffix()
 }
 
+// BlobURL returns the host-style Blob endpoint of a storage account, as
+// ARM reports it in primaryEndpoints.blob.
+func (e Env) BlobURL(account string) string {
+	return "https://" + account + ".blob." + e["TRESOR_DOMAIN"] + e.portSuffix() + "/"
+}
+
 // GraphEndpoint returns the base URL of tresor's Microsoft Graph subset,
 // without the version ("https://localhost:8443"; Graph's paths start with
 // /v1.0): the control host.

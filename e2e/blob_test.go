@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +197,36 @@ func TestBlobCMK(t *testing.T) {
 	})
 	read(shared, "small.txt", small)
 	read(oauth, "large.bin", large)
+
+	// The CLI, as az: a container, an upload with the key fetched through
+	// ARM, a listing, a download with an Entra token.
+	run := func(args ...string) string {
+		t.Helper()
+		var o, errb bytes.Buffer
+		if code := cli.Run(ctx, append(args, "--data", dir), &o, &errb); code != 0 {
+			t.Fatalf("tresor %s = exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		return o.String()
+	}
+	src, dst := filepath.Join(t.TempDir(), "in"), filepath.Join(t.TempDir(), "out")
+	if err := os.WriteFile(src, large[:5<<20], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("storage", "container", "create", "--account-name", "stblob", "-n", "cli")
+	if out := run("storage", "blob", "upload", "--account-name", "stblob", "-c", "cli", "-n", "dir/file", "-f", src); !strings.Contains(out, `"request_server_encrypted": true`) {
+		t.Errorf("storage blob upload printed %s", out)
+	}
+	errb.Reset()
+	if code := cli.Run(ctx, []string{"storage", "blob", "upload", "--account-name", "stblob", "-c", "cli", "-n", "dir/file", "-f", src, "--data", dir}, io.Discard, &errb); code == 0 || !strings.Contains(errb.String(), "BlobAlreadyExists") {
+		t.Errorf("upload over an existing blob without --overwrite = exit %d: %s", code, errb.String())
+	}
+	if out := run("storage", "blob", "list", "--account-name", "stblob", "-c", "cli", "--prefix", "dir/", "--auth-mode", "login"); !strings.Contains(out, `"name": "dir/file"`) || !strings.Contains(out, `"contentLength": 5242880`) {
+		t.Errorf("storage blob list printed %s", out)
+	}
+	run("storage", "blob", "download", "--account-name", "stblob", "-c", "cli", "-n", "dir/file", "-f", dst, "--auth-mode", "login")
+	if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, large[:5<<20]) {
+		t.Errorf("downloaded file: %d bytes, %v; want the uploaded %d", len(got), err, 5<<20)
+	}
 
 	// At rest: neither the content, its metadata, the account key nor an
 	// access key is in any file the server wrote.
