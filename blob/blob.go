@@ -10,26 +10,33 @@
 //
 // # Keys
 //
-// Every account has an account encryption key (AEK, 32 bytes) that Keys
-// provides; who wraps it under the customer-managed key is not this
-// package's concern. Two subkeys are derived from it with HKDF-SHA256: one
-// wraps data keys, the other seals blob metadata.
+// Every account has encryption scopes, each with a 32-byte key that Keys
+// provides: the account encryption key (AEK), which is scope "" here and
+// "$account-encryption-key" on the wire, and the named scopes that the
+// account's owner adds. Who wraps a scope's key under a customer-managed
+// key is not this package's concern. A container has a default scope, and
+// may deny writes that name another; a blob is encrypted in one scope,
+// recorded with it, and so is each of its blocks. Two subkeys are derived
+// from a scope's key with HKDF-SHA256: one wraps data keys, the other seals
+// blob metadata.
 //
 // Content is stored in blocks. A block is what one Put Block, Put Blob,
 // Put Page or copied extent wrote: it has its own random 256-bit data key,
-// wrapped with AES-256-GCM under the AEK's data-key subkey with additional
-// data that binds it to the account, container, blob name, the block's
-// random 128-bit ID, its plaintext size and its chunk size. The content is
-// split into chunks of ChunkSize bytes, each sealed with AES-256-GCM under
-// the data key. A chunk's nonce is its index (each data key seals one block
-// once, so nonces never repeat under a key) and its additional data the
-// block ID and index, so chunks cannot be swapped, reordered or cut off
-// undetected, and a block moved to another blob does not open. Put Block
-// List therefore only rearranges pointers to blocks; nothing is copied or
-// re-encrypted.
+// wrapped with AES-256-GCM under the data-key subkey of its scope's key,
+// with additional data that binds it to the account, container, blob name,
+// the block's random 128-bit ID, its plaintext size and its chunk size.
+// The content is split into chunks of ChunkSize bytes, each sealed with
+// AES-256-GCM under the data key. A chunk's nonce is its index (each data
+// key seals one block once, so nonces never repeat under a key) and its
+// additional data the block ID and index, so chunks cannot be swapped,
+// reordered or cut off undetected, and a block moved to another blob does
+// not open. Put Block List therefore only rearranges pointers to blocks;
+// nothing is copied or re-encrypted, and all the blocks it commits must be
+// in the scope of the blob.
 //
 // Blob metadata (x-ms-meta-*) is sealed with AES-256-GCM under the
-// metadata subkey, bound to the account, container and blob name.
+// metadata subkey of the blob's scope, bound to the account, container and
+// blob name.
 //
 // Everything else is stored in the clear, because Azure serves it while
 // the customer-managed key is revoked (see below): names, sizes, ETags,
@@ -39,14 +46,17 @@
 //
 // # Revocation
 //
-// When Keys cannot give the AEK (the customer-managed key is disabled,
-// deleted or out of reach), exactly the operations that Azure lists fail
-// with its error, which Keys returns: PutBlob, PutBlock, GetBlob,
-// GetBlobProperties (and so Get Blob Metadata), SetBlobMetadata, CopyBlob,
-// CreatePageBlob (a Put Blob), PutPage, ListBlobs with metadata, and
-// PutBlockList when it sets metadata. The rest never ask Keys: containers,
-// ListBlobs without metadata, PutBlockList without metadata, GetBlockList,
-// SetBlobProperties, GetPageRanges and DeleteBlob.
+// When Keys cannot give a scope's key (the customer-managed key is
+// disabled, deleted or out of reach, or the scope is disabled), exactly
+// the operations that Azure lists fail with Keys' error, for the blobs of
+// that scope: PutBlob, PutBlock, GetBlob, GetBlobProperties (and so Get
+// Blob Metadata), SetBlobMetadata, CopyBlob, CreatePageBlob (a Put Blob),
+// PutPage, ListBlobs with metadata, and PutBlockList when it sets
+// metadata. The rest never ask Keys for a key: containers, ListBlobs
+// without metadata, PutBlockList without metadata, GetBlockList,
+// SetBlobProperties, GetPageRanges and DeleteBlob. Container creation and
+// PutBlockList only check that the scope they name exists and is enabled
+// (Keys.CheckScope), which works while a customer-managed key is revoked.
 package blob
 
 import (
@@ -54,14 +64,20 @@ import (
 	"time"
 )
 
-// Keys gives the account encryption key of an account: 32 bytes, the same
-// for the account's whole life. If the customer-managed key cannot unwrap
-// it, AccountKey returns a *tresor.Error with Kind Forbidden and Reason
-// ReasonKeyVaultEncryptionKeyNotFound; NotFound if the account does not
-// exist. Implementations cache the key briefly: Service asks for it on every
-// operation that reads or writes content or metadata.
+// Keys gives the keys of an account's encryption scopes. Implementations
+// cache keys briefly: Service asks for one on every operation that reads or
+// writes content or metadata.
 type Keys interface {
-	AccountKey(ctx context.Context, account string) ([]byte, error)
+	// Key returns the 32-byte key of an encryption scope of the account; scope "" is the
+	// account encryption key (Azure's "$account-encryption-key"). Errors are *tresor.Error
+	// whose Kind and Reason are the wire's: NotFound for an unknown account; Invalid with
+	// Reason "InvalidHeaderValue" for a scope the account does not have; Forbidden with Reason
+	// "AuthorizationFailure" for a disabled scope; Forbidden with Reason
+	// "KeyVaultEncryptionKeyNotFound" when the customer-managed key does not unwrap.
+	Key(ctx context.Context, account, scope string) ([]byte, error)
+	// CheckScope reports whether a scope exists and is enabled, with Key's errors, without
+	// unwrapping anything (so it works while the customer-managed key is revoked); "" always does.
+	CheckScope(ctx context.Context, account, scope string) error
 }
 
 // Storage error codes, set as the Reason of the errors this package
@@ -86,6 +102,14 @@ const (
 	ReasonInvalidInput                  = "InvalidInput"
 	ReasonAuthorizationPermission       = "AuthorizationPermissionMismatch"
 	ReasonKeyVaultEncryptionKeyNotFound = "KeyVaultEncryptionKeyNotFound"
+	ReasonAuthorizationFailure          = "AuthorizationFailure" // a disabled encryption scope
+
+	// ReasonForbiddenByEncryptionPolicy is a write that names another
+	// encryption scope than its container's default, which denies it.
+	ReasonForbiddenByEncryptionPolicy = "RequestForbiddenByContainerEncryptionPolicy"
+	// ReasonEncryptionMismatch is a write to an existing blob that names
+	// another encryption scope than the blob's.
+	ReasonEncryptionMismatch = "BlobCustomerSpecifiedEncryptionMismatch"
 
 	// ReasonNotModified is a read's If-None-Match or If-Modified-Since
 	// that held: Azure answers 304 (with x-ms-error-code ConditionNotMet)
@@ -115,6 +139,50 @@ type Container struct {
 	Created  time.Time
 	Modified time.Time
 	Metadata Metadata // stored in the clear: container operations work while the key is revoked
+	EncryptionPolicy
+}
+
+// AccountScope is the wire name of the account encryption key as an
+// encryption scope. This package calls it "".
+const AccountScope = "$account-encryption-key"
+
+// WireScope returns the wire name of scope: AccountScope for "".
+func WireScope(scope string) string {
+	if scope == "" {
+		return AccountScope
+	}
+	return scope
+}
+
+// EncryptionPolicy is a container's encryption settings, fixed when it is
+// created.
+type EncryptionPolicy struct {
+	// DefaultEncryptionScope is the scope of writes that name none; ""
+	// is the account encryption key.
+	DefaultEncryptionScope string
+	// DenyEncryptionScopeOverride refuses writes that name another
+	// scope.
+	DenyEncryptionScopeOverride bool
+}
+
+// A ScopeRequest is the encryption scope that a write names
+// (x-ms-encryption-scope). The zero ScopeRequest names none: the write uses
+// its container's default scope, or the blob's own.
+type ScopeRequest struct {
+	Scope string // "" is the account encryption key
+	Given bool
+}
+
+// RequestScope returns the ScopeRequest of an x-ms-encryption-scope value:
+// none for "", the account encryption key for AccountScope.
+func RequestScope(v string) ScopeRequest {
+	switch v {
+	case "":
+		return ScopeRequest{}
+	case AccountScope:
+		return ScopeRequest{Given: true}
+	}
+	return ScopeRequest{Scope: v, Given: true}
 }
 
 // BlobType is a blob's kind.
@@ -162,6 +230,9 @@ type Blob struct {
 	// Blocks is the number of committed blocks of a block blob (Put Blob
 	// commits one unnamed block that is not counted).
 	Blocks int
+	// EncryptionScope is the scope that the blob's content and metadata
+	// are encrypted in; "" is the account encryption key.
+	EncryptionScope string
 
 	Metadata       Metadata
 	SealedMetadata []byte // nil if the blob has no metadata

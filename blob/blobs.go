@@ -25,6 +25,9 @@ type PutOptions struct {
 	// (AuthorizationPermissionMismatch): the caller may create blobs but
 	// not write them (a SAS with c but not w).
 	CreateOnly bool
+	// Scope is the encryption scope the write names; the zero
+	// ScopeRequest means the container's default.
+	Scope ScopeRequest
 }
 
 func (o PutOptions) checkWrite(old *Blob) error {
@@ -62,21 +65,27 @@ func checkMD5(sent []byte, sum hash.Hash) ([]byte, error) {
 
 // PutBlob creates or replaces a block blob with size bytes read from body,
 // which it streams: it never holds more than a batch of the content in
-// memory. It needs the account key. The blob's Content-MD5 is computed
-// unless o.Headers gives one (x-ms-blob-content-md5), which must match.
+// memory. The blob is encrypted in the scope that o names, else in the
+// container's default scope, whose key it needs. The blob's Content-MD5 is
+// computed unless o.Headers gives one (x-ms-blob-content-md5), which must
+// match.
 //
-// Errors: the Keys error; NotFound (ContainerNotFound); TooLarge beyond
-// MaxPutBlobSize; Invalid for a bad name or metadata, a body shorter than
-// size or an MD5 that does not match; the Conditions' errors.
+// Errors: the Keys error; NotFound (ContainerNotFound); Forbidden
+// (RequestForbiddenByContainerEncryptionPolicy) for a scope the container
+// does not allow; TooLarge beyond MaxPutBlobSize; Invalid for a bad name
+// or metadata, a body shorter than size or an MD5 that does not match; the
+// Conditions' errors.
 func (s *Service) PutBlob(ctx context.Context, p Path, body io.Reader, size int64, o PutOptions) (Blob, error) {
-	k, err := s.accountKeys(ctx, p.Account)
-	if err != nil {
-		return Blob{}, err
-	}
 	if err := checkSize(size, MaxPutBlobSize); err != nil {
 		return Blob{}, err
 	}
-	if o.Metadata, err = s.checkPut(ctx, p, o.Metadata); err != nil {
+	c, md, err := s.checkPut(ctx, p, o.Metadata)
+	if err != nil {
+		return Blob{}, err
+	}
+	o.Metadata = md
+	k, err := s.writeKeys(ctx, c, o.Scope)
+	if err != nil {
 		return Blob{}, err
 	}
 	sum := md5.New()
@@ -96,10 +105,10 @@ func (s *Service) PutBlob(ctx context.Context, p Path, body io.Reader, size int6
 	return s.putBlob(ctx, k, p, BlockBlob, size, []Extent{{Length: size, Block: blk}}, o, Blob{})
 }
 
-// putBlob stores a new blob at p made of extents, whose blocks were
-// written for it. tmpl gives the properties that the type needs
-// (SequenceNumber, Copy). On failure the blocks' content is removed.
-func (s *Service) putBlob(ctx context.Context, k *accountKeys, p Path, typ BlobType, size int64, extents []Extent, o PutOptions, tmpl Blob) (Blob, error) {
+// putBlob stores a new blob at p, in k's scope, made of extents, whose
+// blocks were written for it. tmpl gives the properties that the type
+// needs (SequenceNumber, Copy). On failure the blocks' content is removed.
+func (s *Service) putBlob(ctx context.Context, k *scopeKeys, p Path, typ BlobType, size int64, extents []Extent, o PutOptions, tmpl Blob) (Blob, error) {
 	t, etag := s.now()
 	b, dropped, err := s.Store.PutBlob(ctx, p, extents, func(old *Blob) (Blob, error) {
 		if err := o.checkWrite(old); err != nil {
@@ -112,9 +121,8 @@ func (s *Service) putBlob(ctx context.Context, k *accountKeys, p Path, typ BlobT
 		}
 		b.Headers = o.Headers
 		b.Metadata = o.Metadata
-		if k != nil {
-			b.SealedMetadata = k.sealMetadata(p, o.Metadata)
-		}
+		b.EncryptionScope = k.scope
+		b.SealedMetadata = k.sealMetadata(p, o.Metadata)
 		return b, nil
 	})
 	if err != nil {
@@ -140,42 +148,88 @@ func dataOf(b Block) []BlockID {
 
 // checkPut checks a blob write's name and metadata, and that the container
 // exists (so that a large body is not stored in vain; the Store checks
-// again).
-func (s *Service) checkPut(ctx context.Context, p Path, md Metadata) (Metadata, error) {
+// again). It returns the container and the metadata checkMetadata
+// returns.
+func (s *Service) checkPut(ctx context.Context, p Path, md Metadata) (Container, Metadata, error) {
 	if err := checkBlobName(p.Blob); err != nil {
-		return nil, err
+		return Container{}, nil, err
 	}
 	md, err := checkMetadata(md)
 	if err != nil {
-		return nil, err
+		return Container{}, nil, err
 	}
-	if _, err := s.Store.Container(ctx, p.Account, p.Container); err != nil {
-		return nil, err
+	c, err := s.Store.Container(ctx, p.Account, p.Container)
+	if err != nil {
+		return Container{}, nil, err
 	}
-	return md, nil
+	return c, md, nil
 }
 
-// PutBlock stages a block named name (a block ID: base64, at most
-// MaxBlockIDSize bytes decoded) of size bytes read from body. It needs the
-// account key. If contentMD5 is not nil, the body must match it; PutBlock
-// returns the body's MD5 then.
-//
-// Errors: the Keys error; NotFound (ContainerNotFound); Invalid
-// (InvalidBlockId) for a bad name; Conflict (InvalidBlobType) if the blob
-// is a page blob; TooLarge beyond MaxBlockSize.
-func (s *Service) PutBlock(ctx context.Context, p Path, name string, body io.Reader, size int64, contentMD5 []byte) ([]byte, error) {
-	k, err := s.accountKeys(ctx, p.Account)
+// writeKeys returns the keys of the scope of a write of new content to
+// container c that names r (see writeScope).
+func (s *Service) writeKeys(ctx context.Context, c Container, r ScopeRequest) (*scopeKeys, error) {
+	scope, err := writeScope(c, r)
 	if err != nil {
 		return nil, err
 	}
+	return s.keys(ctx, c.Account, scope)
+}
+
+// inPlace returns the blob at p and the keys of its scope, for a write
+// that changes its content or metadata in place and names r: it stays in
+// the blob's scope. Errors: writeScope's; Conflict
+// (BlobCustomerSpecifiedEncryptionMismatch) if r names another scope than
+// the blob's; NotFound (BlobNotFound); the Keys error.
+func (s *Service) inPlace(ctx context.Context, p Path, r ScopeRequest) (Blob, *scopeKeys, error) {
+	if r.Given {
+		c, err := s.Store.Container(ctx, p.Account, p.Container)
+		if err != nil {
+			return Blob{}, nil, err
+		}
+		if _, err := writeScope(c, r); err != nil {
+			return Blob{}, nil, err
+		}
+	}
+	b, err := s.Store.Blob(ctx, p)
+	if err != nil {
+		return Blob{}, nil, err
+	}
+	if err := checkBlobScope(b, r); err != nil {
+		return Blob{}, nil, err
+	}
+	k, err := s.keys(ctx, p.Account, b.EncryptionScope)
+	if err != nil {
+		return Blob{}, nil, err
+	}
+	return b, k, nil
+}
+
+// PutBlock stages a block named name (a block ID: base64, at most
+// MaxBlockIDSize bytes decoded) of size bytes read from body, encrypted in
+// the scope that scope names, else in the container's default scope,
+// whose key it needs. Put Block List commits it only into a blob of that
+// scope. If contentMD5 is not nil, the body must match it; PutBlock
+// returns the body's MD5 then, and always the block's scope.
+//
+// Errors: the Keys error; NotFound (ContainerNotFound); Forbidden
+// (RequestForbiddenByContainerEncryptionPolicy) for a scope the container
+// does not allow; Invalid (InvalidBlockId) for a bad name; Conflict
+// (InvalidBlobType) if the blob is a page blob; TooLarge beyond
+// MaxBlockSize.
+func (s *Service) PutBlock(ctx context.Context, p Path, name string, body io.Reader, size int64, contentMD5 []byte, scope ScopeRequest) ([]byte, string, error) {
 	if err := checkBlockName(name); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := checkSize(size, MaxBlockSize); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if _, err := s.checkPut(ctx, p, nil); err != nil {
-		return nil, err
+	c, _, err := s.checkPut(ctx, p, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	k, err := s.writeKeys(ctx, c, scope)
+	if err != nil {
+		return nil, "", err
 	}
 	var sum hash.Hash
 	if contentMD5 != nil {
@@ -183,7 +237,7 @@ func (s *Service) PutBlock(ctx context.Context, p Path, name string, body io.Rea
 	}
 	blk, err := s.writeBlock(ctx, k, p, body, size, sum)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	got, err := checkMD5(contentMD5, sum)
 	if err == nil {
@@ -195,9 +249,9 @@ func (s *Service) PutBlock(ctx context.Context, p Path, name string, body io.Rea
 	}
 	if err != nil {
 		s.removeData(dataOf(blk))
-		return nil, err
+		return nil, "", err
 	}
-	return got, nil
+	return got, k.scope, nil
 }
 
 // StagedLifetime is how long staged blocks are kept without another Put
@@ -252,30 +306,46 @@ type BlockRef struct {
 
 // PutBlockList commits the blocks named in list, in that order, as the
 // blob's content, replacing its committed block list and dropping its
-// staged blocks. No content is copied. It needs the account key only if
-// o.Metadata is not empty: the metadata is sealed. o.Headers replace the
-// blob's.
+// staged blocks. No content is copied. The blob is in the scope that o
+// names, else in the container's default scope, and so must every block
+// of list be. It needs the scope's key only if o.Metadata is not empty:
+// the metadata is sealed; otherwise it only checks that the scope is
+// enabled. o.Headers replace the blob's.
 //
-// Errors: NotFound (ContainerNotFound); Invalid (InvalidBlockList) if a
-// block is not where list says it is or the list is longer than
-// MaxBlocks; Conflict (InvalidBlobType) if the blob is a page blob; the
-// Conditions' errors; and the Keys error if metadata is given.
+// Errors: NotFound (ContainerNotFound); Forbidden
+// (RequestForbiddenByContainerEncryptionPolicy) for a scope the container
+// does not allow; Invalid (InvalidBlockList) if a block is not where list
+// says it is or in another scope, or the list is longer than MaxBlocks;
+// Conflict (InvalidBlobType) if the blob is a page blob; the Conditions'
+// errors; Keys.CheckScope's errors; and the Keys error if metadata is
+// given.
 func (s *Service) PutBlockList(ctx context.Context, p Path, list []BlockRef, o PutOptions) (Blob, error) {
-	var k *accountKeys
-	var err error
-	if len(o.Metadata) > 0 {
-		if k, err = s.accountKeys(ctx, p.Account); err != nil {
-			return Blob{}, err
-		}
-	}
 	if err := checkBlobName(p.Blob); err != nil {
 		return Blob{}, err
 	}
+	var err error
 	if o.Metadata, err = checkMetadata(o.Metadata); err != nil {
 		return Blob{}, err
 	}
 	if len(list) > MaxBlocks {
 		return Blob{}, invalidBlockList("The block list may not contain more than %d blocks.", MaxBlocks)
+	}
+	c, err := s.Store.Container(ctx, p.Account, p.Container)
+	if err != nil {
+		return Blob{}, err
+	}
+	scope, err := writeScope(c, o.Scope)
+	if err != nil {
+		return Blob{}, err
+	}
+	var k *scopeKeys
+	if len(o.Metadata) > 0 {
+		k, err = s.keys(ctx, p.Account, scope)
+	} else {
+		err = s.checkScope(ctx, p.Account, scope)
+	}
+	if err != nil {
+		return Blob{}, err
 	}
 	t, etag := s.now()
 	b, dropped, err := s.Store.CommitBlockList(ctx, p, func(old *Blob, committed, staged []Extent) (Blob, []Extent, error) {
@@ -285,11 +355,12 @@ func (s *Service) PutBlockList(ctx context.Context, p Path, list []BlockRef, o P
 		if err := o.checkWrite(old); err != nil {
 			return Blob{}, nil, err
 		}
-		extents, size, err := resolveBlockList(list, committed, staged)
+		extents, size, err := resolveBlockList(list, committed, staged, scope)
 		if err != nil {
 			return Blob{}, nil, err
 		}
-		b := Blob{Path: p, Type: BlockBlob, Size: size, ETag: etag, Created: t, Modified: t, Headers: o.Headers, Blocks: len(extents)}
+		b := Blob{Path: p, Type: BlockBlob, Size: size, ETag: etag, Created: t, Modified: t, Headers: o.Headers,
+			Blocks: len(extents), EncryptionScope: scope}
 		if old != nil {
 			b.Created = old.Created
 		}
@@ -307,8 +378,9 @@ func (s *Service) PutBlockList(ctx context.Context, p Path, list []BlockRef, o P
 }
 
 // resolveBlockList finds each entry of list among the committed and staged
-// blocks and lays them out one after another.
-func resolveBlockList(list []BlockRef, committed, staged []Extent) ([]Extent, int64, error) {
+// blocks and lays them out one after another. Each must be in scope: its
+// data key is wrapped under that scope's key.
+func resolveBlockList(list []BlockRef, committed, staged []Extent, scope string) ([]Extent, int64, error) {
 	byName := func(es []Extent) map[string]Block {
 		m := make(map[string]Block, len(es))
 		for _, e := range es {
@@ -336,6 +408,10 @@ func resolveBlockList(list []BlockRef, committed, staged []Extent) ([]Extent, in
 		}
 		if !ok {
 			return nil, 0, invalidBlockList("The specified block list is invalid: block %s was not found.", r.Name)
+		}
+		if b.Scope != scope {
+			return nil, 0, invalidBlockList("The specified block list is invalid: block %s is in encryption scope %s, not in the list's %s.",
+				r.Name, WireScope(b.Scope), WireScope(scope))
 		}
 		out = append(out, Extent{Name: r.Name, Start: size, Length: b.Size, Block: b})
 		size += b.Size
@@ -403,16 +479,13 @@ type Content struct {
 }
 
 // GetBlob returns a blob's properties, metadata and the range r of its
-// content as a stream, decrypted as it is read. It needs the account key.
+// content as a stream, decrypted as it is read. It needs the key of the
+// blob's scope.
 //
-// Errors: the Keys error; NotFound (BlobNotFound, ContainerNotFound);
+// Errors: NotFound (BlobNotFound, ContainerNotFound); the Keys error;
 // Invalid (InvalidRange) if r starts at or beyond the end of the blob,
 // unless r is All; the Conditions' errors.
 func (s *Service) GetBlob(ctx context.Context, p Path, r Range, c Conditions) (Content, error) {
-	k, err := s.accountKeys(ctx, p.Account)
-	if err != nil {
-		return Content{}, err
-	}
 	// Extents of a range need the blob's size first; for All there is
 	// one query.
 	from, to := r.Offset, int64(1<<62)
@@ -420,6 +493,10 @@ func (s *Service) GetBlob(ctx context.Context, p Path, r Range, c Conditions) (C
 		to = r.Offset + r.Count
 	}
 	b, extents, err := s.Store.Extents(ctx, p, from, to)
+	if err != nil {
+		return Content{}, err
+	}
+	k, err := s.keys(ctx, p.Account, b.EncryptionScope)
 	if err != nil {
 		return Content{}, err
 	}
@@ -442,13 +519,13 @@ func (s *Service) GetBlob(ctx context.Context, p Path, r Range, c Conditions) (C
 }
 
 // GetBlobProperties returns a blob's properties and metadata. It needs the
-// account key, to decrypt the metadata.
+// key of the blob's scope, to decrypt the metadata.
 func (s *Service) GetBlobProperties(ctx context.Context, p Path, c Conditions) (Blob, error) {
-	k, err := s.accountKeys(ctx, p.Account)
+	b, err := s.Store.Blob(ctx, p)
 	if err != nil {
 		return Blob{}, err
 	}
-	b, err := s.Store.Blob(ctx, p)
+	k, err := s.keys(ctx, p.Account, b.EncryptionScope)
 	if err != nil {
 		return Blob{}, err
 	}
@@ -461,19 +538,30 @@ func (s *Service) GetBlobProperties(ctx context.Context, p Path, c Conditions) (
 	return b, nil
 }
 
-// SetBlobMetadata replaces a blob's metadata. It needs the account key.
-func (s *Service) SetBlobMetadata(ctx context.Context, p Path, md Metadata, c Conditions) (Blob, error) {
-	k, err := s.accountKeys(ctx, p.Account)
+// SetBlobMetadata replaces a blob's metadata, sealed in the blob's scope,
+// whose key it needs. scope may name that scope and no other.
+//
+// Errors: NotFound (BlobNotFound, ContainerNotFound); Forbidden
+// (RequestForbiddenByContainerEncryptionPolicy) for a scope the container
+// does not allow; Conflict (BlobCustomerSpecifiedEncryptionMismatch) for
+// another scope than the blob's; the Keys error; Invalid for bad
+// metadata; the Conditions' errors.
+func (s *Service) SetBlobMetadata(ctx context.Context, p Path, md Metadata, c Conditions, scope ScopeRequest) (Blob, error) {
+	md, err := checkMetadata(md)
 	if err != nil {
 		return Blob{}, err
 	}
-	if md, err = checkMetadata(md); err != nil {
+	_, k, err := s.inPlace(ctx, p, scope)
+	if err != nil {
 		return Blob{}, err
 	}
 	t, etag := s.now()
 	b, err := s.Store.UpdateBlob(ctx, p, func(b *Blob) error {
 		if err := c.checkWrite(b.ETag, b.Modified, true); err != nil {
 			return err
+		}
+		if b.EncryptionScope != k.scope {
+			return scopeMismatch(*b) // replaced since inPlace read it
 		}
 		b.SealedMetadata = k.sealMetadata(p, md)
 		b.ETag, b.Modified = etag, t

@@ -41,11 +41,11 @@ var (
 )
 
 // writeBlock reads size bytes from r, seals them as a new block of the blob
-// at p and stores them in Data, or returns them inline if the block is
-// small. If sum is not nil, the plaintext is written to it too. It
-// returns Invalid if r ends early.
-func (s *Service) writeBlock(ctx context.Context, k *accountKeys, p Path, r io.Reader, size int64, sum hash.Hash) (b Block, err error) {
-	b = Block{Size: size, ChunkSize: ChunkSize}
+// at p in k's scope and stores them in Data, or returns them inline if the
+// block is small. If sum is not nil, the plaintext is written to it too.
+// It returns Invalid if r ends early.
+func (s *Service) writeBlock(ctx context.Context, k *scopeKeys, p Path, r io.Reader, size int64, sum hash.Hash) (b Block, err error) {
+	b = Block{Size: size, ChunkSize: ChunkSize, Scope: k.scope}
 	rand.Read(b.ID[:])
 	dataKey := make([]byte, dataKeySize)
 	rand.Read(dataKey)
@@ -118,7 +118,7 @@ func readError(err error, size int64) error {
 // page blob). It opens one block at a time.
 type contentReader struct {
 	s       *Service
-	keys    *accountKeys
+	keys    *scopeKeys // of the blob's scope
 	p       Path
 	extents []Extent // in order; those that overlap [pos, end)
 	pos     int64
@@ -135,7 +135,7 @@ type contentReader struct {
 	scratch  *[]byte
 }
 
-func (s *Service) newContentReader(k *accountKeys, p Path, extents []Extent, from, to int64) *contentReader {
+func (s *Service) newContentReader(k *scopeKeys, p Path, extents []Extent, from, to int64) *contentReader {
 	return &contentReader{s: s, keys: k, p: p, extents: extents, pos: from, end: to}
 }
 

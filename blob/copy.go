@@ -14,35 +14,49 @@ import (
 // has completed (Status "success") when CopyBlob returns. The content is
 // decrypted and sealed again under new data keys for dst, extent by extent,
 // so that a page blob stays sparse and a block blob keeps its block list.
-// It needs the account key.
+// dst is encrypted in the scope that o names, else in its container's
+// default scope, whatever src's scope. It needs the keys of both scopes.
 //
 // dst gets src's HTTP headers and, unless o.Metadata is given, its
 // metadata. srcCond applies to src (x-ms-source-if-*), o.Conditions to dst.
 // sourceURL is recorded as the copy's source.
 //
 // Errors: the Keys error; NotFound (BlobNotFound for src,
-// ContainerNotFound); Invalid for a copy between accounts; the
-// Conditions' errors.
+// ContainerNotFound); Forbidden (RequestForbiddenByContainerEncryptionPolicy)
+// for a scope dst's container does not allow; Invalid for a copy between
+// accounts; the Conditions' errors.
 func (s *Service) CopyBlob(ctx context.Context, src, dst Path, sourceURL string, srcCond Conditions, o PutOptions) (Blob, error) {
-	k, err := s.accountKeys(ctx, dst.Account)
-	if err != nil {
-		return Blob{}, err
-	}
 	if src.Account != dst.Account {
 		return Blob{}, tresor.Errorf(tresor.Invalid, "Copies between storage accounts are not supported.").WithReason("CannotVerifyCopySource")
 	}
-	if o.Metadata, err = s.checkPut(ctx, dst, o.Metadata); err != nil {
+	c, md, err := s.checkPut(ctx, dst, o.Metadata)
+	if err != nil {
+		return Blob{}, err
+	}
+	o.Metadata = md
+	scope, err := writeScope(c, o.Scope)
+	if err != nil {
 		return Blob{}, err
 	}
 	b, extents, err := s.Store.Extents(ctx, src, 0, 1<<62)
 	if err != nil {
 		return Blob{}, err
 	}
+	srcKeys, err := s.keys(ctx, src.Account, b.EncryptionScope)
+	if err != nil {
+		return Blob{}, err
+	}
+	k := srcKeys
+	if scope != b.EncryptionScope {
+		if k, err = s.keys(ctx, dst.Account, scope); err != nil {
+			return Blob{}, err
+		}
+	}
 	if err := srcCond.checkRead(b); err != nil {
 		return Blob{}, conditionNotMet() // a source condition that fails is always 412
 	}
 	if o.Metadata == nil {
-		if o.Metadata, err = k.openMetadata(src, b.SealedMetadata); err != nil {
+		if o.Metadata, err = srcKeys.openMetadata(src, b.SealedMetadata); err != nil {
 			return Blob{}, err
 		}
 	}
@@ -58,7 +72,7 @@ func (s *Service) CopyBlob(ctx context.Context, src, dst Path, sourceURL string,
 	}
 	tmpl := Blob{SequenceNumber: b.SequenceNumber}
 	for _, e := range extents {
-		r := s.newContentReader(k, src, []Extent{e}, e.Start, e.End())
+		r := s.newContentReader(srcKeys, src, []Extent{e}, e.Start, e.End())
 		blk, err := s.writeBlock(ctx, k, dst, r, e.Length, nil)
 		r.Close()
 		if err != nil {

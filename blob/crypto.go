@@ -20,7 +20,7 @@ const ChunkSize = 64 << 10
 
 // Sizes of the key hierarchy.
 const (
-	AccountKeySize = 32 // the account encryption key
+	AccountKeySize = 32 // an encryption scope's key, such as the account encryption key
 	dataKeySize    = 32 // a block's data key
 	tagSize        = 16 // AES-GCM tag
 	nonceSize      = 12 // AES-GCM nonce
@@ -30,27 +30,29 @@ const (
 // data so that a later scheme cannot be confused with this one.
 const format = 1
 
-// accountKeys are the subkeys of an account encryption key.
-type accountKeys struct {
-	wrap cipher.AEAD // wraps data keys
-	meta cipher.AEAD // seals blob metadata
+// scopeKeys are the subkeys of an encryption scope's key.
+type scopeKeys struct {
+	scope string      // "" is the account encryption key
+	wrap  cipher.AEAD // wraps data keys
+	meta  cipher.AEAD // seals blob metadata
 }
 
-// deriveKeys derives the subkeys of an account encryption key.
-func deriveKeys(aek []byte) (*accountKeys, error) {
-	if len(aek) != AccountKeySize {
-		return nil, tresor.Wrap(fmt.Errorf("account key is %d bytes, want %d", len(aek), AccountKeySize), "blob: derive keys")
+// deriveKeys derives the subkeys of an encryption scope's key, the same way
+// for every scope.
+func deriveKeys(key []byte) (*scopeKeys, error) {
+	if len(key) != AccountKeySize {
+		return nil, tresor.Wrap(fmt.Errorf("scope key is %d bytes, want %d", len(key), AccountKeySize), "blob: derive keys")
 	}
-	var k accountKeys
+	var k scopeKeys
 	for _, sub := range []struct {
 		purpose string
 		aead    *cipher.AEAD
 	}{{"data keys", &k.wrap}, {"metadata", &k.meta}} {
-		key, err := hkdf.Key(sha256.New, aek, nil, "tresor blob v1: "+sub.purpose, 32)
+		subkey, err := hkdf.Key(sha256.New, key, nil, "tresor blob v1: "+sub.purpose, 32)
 		if err != nil {
 			return nil, tresor.Wrap(err, "blob: derive keys")
 		}
-		if *sub.aead, err = newGCM(key); err != nil {
+		if *sub.aead, err = newGCM(subkey); err != nil {
 			return nil, err
 		}
 	}
@@ -92,14 +94,14 @@ func blockBinding(p Path, b Block) []byte {
 
 // wrapKey wraps the data key of block b of the blob at p. It returns the
 // nonce followed by the sealed key.
-func (k *accountKeys) wrapKey(p Path, b Block, dataKey []byte) []byte {
+func (k *scopeKeys) wrapKey(p Path, b Block, dataKey []byte) []byte {
 	return sealRandom(k.wrap, dataKey, blockBinding(p, b))
 }
 
 // unwrapKey returns the data key of block b of the blob at p. An error
-// means the block was not written for p or under this account key: the
-// store was tampered with or damaged.
-func (k *accountKeys) unwrapKey(p Path, b Block) ([]byte, error) {
+// means the block was not written for p or in this scope: the store was
+// tampered with or damaged.
+func (k *scopeKeys) unwrapKey(p Path, b Block) ([]byte, error) {
 	key, err := openRandom(k.wrap, b.Key, blockBinding(p, b))
 	if err != nil {
 		return nil, tresor.Wrap(fmt.Errorf("data key of block %s of %s does not open", b.ID, p), "blob: unwrap")
@@ -108,7 +110,7 @@ func (k *accountKeys) unwrapKey(p Path, b Block) ([]byte, error) {
 }
 
 // sealMetadata seals md for the blob at p; nil if md is empty.
-func (k *accountKeys) sealMetadata(p Path, md Metadata) []byte {
+func (k *scopeKeys) sealMetadata(p Path, md Metadata) []byte {
 	if len(md) == 0 {
 		return nil
 	}
@@ -120,7 +122,7 @@ func (k *accountKeys) sealMetadata(p Path, md Metadata) []byte {
 }
 
 // openMetadata opens the metadata of the blob at p.
-func (k *accountKeys) openMetadata(p Path, sealed []byte) (Metadata, error) {
+func (k *scopeKeys) openMetadata(p Path, sealed []byte) (Metadata, error) {
 	if sealed == nil {
 		return nil, nil
 	}

@@ -89,19 +89,41 @@ func (s *Service) ListContainers(ctx context.Context, account string, o ListOpti
 
 // ListBlobs lists the committed blobs of a container, by name. With a
 // Delimiter, the names that continue after Prefix with the delimiter are
-// grouped into one prefix item. Only o.Metadata needs the account key
-// (the metadata is decrypted); NotFound (ContainerNotFound) if the
-// container does not exist.
+// grouped into one prefix item. Only o.Metadata needs keys: each blob's
+// metadata is decrypted with its scope's key, asked for once per scope
+// in the page, so the page fails with the Keys error if one of its blobs
+// is in a scope whose key is unavailable. NotFound (ContainerNotFound) if
+// the container does not exist.
 func (s *Service) ListBlobs(ctx context.Context, account, container string, o ListOptions) (BlobList, error) {
+	l, err := s.listBlobs(ctx, account, container, o)
+	if err != nil || !o.Metadata {
+		return l, err
+	}
+	keys := map[string]*scopeKeys{}
+	for _, it := range l.Items {
+		b := it.Blob
+		if b == nil {
+			continue
+		}
+		k, ok := keys[b.EncryptionScope]
+		if !ok {
+			if k, err = s.keys(ctx, account, b.EncryptionScope); err != nil {
+				return BlobList{}, err
+			}
+			keys[b.EncryptionScope] = k
+		}
+		if b.Metadata, err = k.openMetadata(b.Path, b.SealedMetadata); err != nil {
+			return BlobList{}, err
+		}
+	}
+	return l, nil
+}
+
+// listBlobs returns a page of ListBlobs without metadata.
+func (s *Service) listBlobs(ctx context.Context, account, container string, o ListOptions) (BlobList, error) {
 	from, limit, err := o.check()
 	if err != nil {
 		return BlobList{}, err
-	}
-	var k *accountKeys
-	if o.Metadata {
-		if k, err = s.accountKeys(ctx, account); err != nil {
-			return BlobList{}, err
-		}
 	}
 	var l BlobList
 	for {
@@ -133,11 +155,6 @@ func (s *Service) ListBlobs(ctx context.Context, account, container string, o Li
 			if len(l.Items) == limit {
 				l.NextMarker = encodeMarker(b.Blob)
 				return l, nil
-			}
-			if k != nil {
-				if b.Metadata, err = k.openMetadata(b.Path, b.SealedMetadata); err != nil {
-					return BlobList{}, err
-				}
 			}
 			l.Items = append(l.Items, ListItem{Blob: b})
 		}

@@ -10,16 +10,15 @@ import (
 )
 
 // CreatePageBlob creates or replaces a page blob of size bytes, all zero,
-// with sequence number seq. It is a Put Blob, so it needs the account key.
+// with sequence number seq. It is a Put Blob, so it needs the key of the
+// scope that o names, else of the container's default scope, which the
+// blob is in.
 //
-// Errors: the Keys error; NotFound (ContainerNotFound); Invalid
-// (InvalidHeaderValue) if size is not a multiple of PageSize or exceeds
-// MaxPageBlobSize; the Conditions' errors.
+// Errors: the Keys error; NotFound (ContainerNotFound); Forbidden
+// (RequestForbiddenByContainerEncryptionPolicy) for a scope the container
+// does not allow; Invalid (InvalidHeaderValue) if size is not a multiple
+// of PageSize or exceeds MaxPageBlobSize; the Conditions' errors.
 func (s *Service) CreatePageBlob(ctx context.Context, p Path, size, seq int64, o PutOptions) (Blob, error) {
-	k, err := s.accountKeys(ctx, p.Account)
-	if err != nil {
-		return Blob{}, err
-	}
 	if size < 0 || size%PageSize != 0 || size > MaxPageBlobSize {
 		return Blob{}, tresor.Errorf(tresor.Invalid, "The size of a page blob must be a multiple of %d bytes, at most %d.", PageSize, int64(MaxPageBlobSize)).
 			WithReason(ReasonInvalidHeaderValue)
@@ -27,7 +26,13 @@ func (s *Service) CreatePageBlob(ctx context.Context, p Path, size, seq int64, o
 	if seq < 0 {
 		return Blob{}, tresor.Errorf(tresor.Invalid, "The sequence number may not be negative.").WithReason(ReasonInvalidHeaderValue)
 	}
-	if o.Metadata, err = s.checkPut(ctx, p, o.Metadata); err != nil {
+	c, md, err := s.checkPut(ctx, p, o.Metadata)
+	if err != nil {
+		return Blob{}, err
+	}
+	o.Metadata = md
+	k, err := s.writeKeys(ctx, c, o.Scope)
+	if err != nil {
 		return Blob{}, err
 	}
 	return s.putBlob(ctx, k, p, PageBlob, size, nil, o, Blob{SequenceNumber: seq})
@@ -42,12 +47,16 @@ func checkPages(start, end int64) error {
 	return nil
 }
 
-// pageWrite returns the Store callback of a page write to [start, end).
-func (s *Service) pageWrite(c Conditions, end int64) func(b *Blob) error {
+// pageWrite returns the Store callback of a page write to [start, end) in
+// scope, the blob's.
+func (s *Service) pageWrite(c Conditions, end int64, scope string) func(b *Blob) error {
 	t, etag := s.now()
 	return func(b *Blob) error {
 		if err := checkType(b, PageBlob); err != nil {
 			return err
+		}
+		if b.EncryptionScope != scope {
+			return scopeMismatch(*b) // replaced since the write began
 		}
 		if err := c.checkWrite(b.ETag, b.Modified, true); err != nil {
 			return err
@@ -62,19 +71,18 @@ func (s *Service) pageWrite(c Conditions, end int64) func(b *Blob) error {
 }
 
 // PutPage writes size bytes read from body to a page blob at offset start,
-// a multiple of PageSize, as is size (at most MaxPutPageSize). It needs the
-// account key. If contentMD5 is not nil the body must match it; PutPage
-// returns the body's MD5 then.
+// a multiple of PageSize, as is size (at most MaxPutPageSize), in the
+// blob's scope, whose key it needs; scope may name that scope and no
+// other. If contentMD5 is not nil the body must match it; PutPage returns
+// the body's MD5 then.
 //
-// Errors: the Keys error; NotFound (BlobNotFound); Invalid
-// (InvalidPageRange) for pages that are not aligned or go beyond the
-// blob; Conflict (InvalidBlobType) for a block blob; the Conditions'
-// errors.
-func (s *Service) PutPage(ctx context.Context, p Path, start int64, body io.Reader, size int64, contentMD5 []byte, c Conditions) (Blob, []byte, error) {
-	k, err := s.accountKeys(ctx, p.Account)
-	if err != nil {
-		return Blob{}, nil, err
-	}
+// Errors: NotFound (BlobNotFound); the Keys error; Forbidden
+// (RequestForbiddenByContainerEncryptionPolicy) for a scope the container
+// does not allow; Conflict (BlobCustomerSpecifiedEncryptionMismatch) for
+// another scope than the blob's; Invalid (InvalidPageRange) for pages
+// that are not aligned or go beyond the blob; Conflict (InvalidBlobType)
+// for a block blob; the Conditions' errors.
+func (s *Service) PutPage(ctx context.Context, p Path, start int64, body io.Reader, size int64, contentMD5 []byte, c Conditions, scope ScopeRequest) (Blob, []byte, error) {
 	if err := checkSize(size, MaxPutPageSize); err != nil {
 		return Blob{}, nil, err
 	}
@@ -82,9 +90,9 @@ func (s *Service) PutPage(ctx context.Context, p Path, start int64, body io.Read
 		return Blob{}, nil, err
 	}
 	// Fail before reading the body where the Store would fail after.
-	b, err := s.Store.Blob(ctx, p)
+	b, k, err := s.inPlace(ctx, p, scope)
 	if err == nil {
-		err = s.pageWrite(c, start+size)(&b)
+		err = s.pageWrite(c, start+size, k.scope)(&b)
 	}
 	if err != nil {
 		return Blob{}, nil, err
@@ -100,7 +108,7 @@ func (s *Service) PutPage(ctx context.Context, p Path, start int64, body io.Read
 	got, err := checkMD5(contentMD5, sum)
 	var dropped []BlockID
 	if err == nil {
-		b, dropped, err = s.Store.WritePages(ctx, p, start, start+size, &blk, s.pageWrite(c, start+size))
+		b, dropped, err = s.Store.WritePages(ctx, p, start, start+size, &blk, s.pageWrite(c, start+size, k.scope))
 	}
 	if err != nil {
 		s.removeData(dataOf(blk))
@@ -111,16 +119,17 @@ func (s *Service) PutPage(ctx context.Context, p Path, start int64, body io.Read
 }
 
 // ClearPages sets the pages [start, end) of a page blob to zero, releasing
-// their storage. It is a Put Page, so it needs the account key although it
-// encrypts nothing. Errors as PutPage.
-func (s *Service) ClearPages(ctx context.Context, p Path, start, end int64, c Conditions) (Blob, error) {
-	if _, err := s.accountKeys(ctx, p.Account); err != nil {
+// their storage. It is a Put Page, so it needs the key of the blob's scope
+// although it encrypts nothing. Errors as PutPage.
+func (s *Service) ClearPages(ctx context.Context, p Path, start, end int64, c Conditions, scope ScopeRequest) (Blob, error) {
+	_, k, err := s.inPlace(ctx, p, scope)
+	if err != nil {
 		return Blob{}, err
 	}
 	if err := checkPages(start, end); err != nil {
 		return Blob{}, err
 	}
-	b, dropped, err := s.Store.WritePages(ctx, p, start, end, nil, s.pageWrite(c, end))
+	b, dropped, err := s.Store.WritePages(ctx, p, start, end, nil, s.pageWrite(c, end, k.scope))
 	if err != nil {
 		return Blob{}, err
 	}

@@ -23,16 +23,16 @@ func TestRevocation(t *testing.T) {
 	if _, err := e.Service.PutBlob(ctx, path("ctr", "meta"), strings.NewReader("m"), 1, blob.PutOptions{Metadata: blob.Metadata{"k": "v"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Service.PutBlock(ctx, path("ctr", "staged"), blockName(0), strings.NewReader("s"), 1, nil); err != nil {
+	if _, _, err := e.Service.PutBlock(ctx, path("ctr", "staged"), blockName(0), strings.NewReader("s"), 1, nil, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Service.PutBlock(ctx, path("ctr", "staged2"), blockName(0), strings.NewReader("s"), 1, nil); err != nil {
+	if _, _, err := e.Service.PutBlock(ctx, path("ctr", "staged2"), blockName(0), strings.NewReader("s"), 1, nil, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Service.CreatePageBlob(ctx, path("ctr", "pages"), 4096, 0, blob.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.Service.PutPage(ctx, path("ctr", "pages"), 512, bytes.NewReader(big[:1024]), 1024, nil, blob.Conditions{}); err != nil {
+	if _, _, err := e.Service.PutPage(ctx, path("ctr", "pages"), 512, bytes.NewReader(big[:1024]), 1024, nil, blob.Conditions{}, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	mustPut(t, e, path("ctr", "doomed"), []byte("bye"))
@@ -53,7 +53,7 @@ func TestRevocation(t *testing.T) {
 			return err
 		}},
 		{"PutBlock", true, func() error {
-			_, err := s.PutBlock(ctx, p, blockName(1), strings.NewReader("x"), 1, nil)
+			_, _, err := s.PutBlock(ctx, p, blockName(1), strings.NewReader("x"), 1, nil, blob.ScopeRequest{})
 			return err
 		}},
 		{"GetBlob", true, func() error {
@@ -61,7 +61,10 @@ func TestRevocation(t *testing.T) {
 			return err
 		}},
 		{"GetBlobProperties", true, func() error { _, err := s.GetBlobProperties(ctx, p, none); return err }},
-		{"SetBlobMetadata", true, func() error { _, err := s.SetBlobMetadata(ctx, p, blob.Metadata{"a": "b"}, none); return err }},
+		{"SetBlobMetadata", true, func() error {
+			_, err := s.SetBlobMetadata(ctx, p, blob.Metadata{"a": "b"}, none, blob.ScopeRequest{})
+			return err
+		}},
 		{"CopyBlob", true, func() error {
 			_, err := s.CopyBlob(ctx, p, path("ctr", "copy"), "u", none, blob.PutOptions{})
 			return err
@@ -71,10 +74,13 @@ func TestRevocation(t *testing.T) {
 			return err
 		}},
 		{"PutPage", true, func() error {
-			_, _, err := s.PutPage(ctx, path("ctr", "pages"), 0, bytes.NewReader(make([]byte, 512)), 512, nil, none)
+			_, _, err := s.PutPage(ctx, path("ctr", "pages"), 0, bytes.NewReader(make([]byte, 512)), 512, nil, none, blob.ScopeRequest{})
 			return err
 		}},
-		{"ClearPages", true, func() error { _, err := s.ClearPages(ctx, path("ctr", "pages"), 0, 512, none); return err }},
+		{"ClearPages", true, func() error {
+			_, err := s.ClearPages(ctx, path("ctr", "pages"), 0, 512, none, blob.ScopeRequest{})
+			return err
+		}},
 		{"ListBlobs with metadata", true, func() error {
 			_, err := s.ListBlobs(ctx, acct, "ctr", blob.ListOptions{Metadata: true})
 			return err
@@ -85,7 +91,10 @@ func TestRevocation(t *testing.T) {
 		}},
 
 		// The rest keep working.
-		{"CreateContainer", false, func() error { _, err := s.CreateContainer(ctx, acct, "other", blob.Metadata{"a": "b"}); return err }},
+		{"CreateContainer", false, func() error {
+			_, err := s.CreateContainer(ctx, acct, "other", blob.Metadata{"a": "b"}, blob.EncryptionPolicy{})
+			return err
+		}},
 		{"GetContainerProperties", false, func() error { _, err := s.GetContainerProperties(ctx, acct, "ctr"); return err }},
 		{"SetContainerMetadata", false, func() error {
 			_, err := s.SetContainerMetadata(ctx, acct, "ctr", blob.Metadata{"a": "b"}, none)
@@ -163,20 +172,20 @@ func TestAtRest(t *testing.T) {
 		blob.PutOptions{Metadata: blob.Metadata{"secret": secret}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Service.PutBlock(ctx, path("ctr", "blocks"), blockName(0), bytes.NewReader(large), int64(len(large)), nil); err != nil {
+	if _, _, err := e.Service.PutBlock(ctx, path("ctr", "blocks"), blockName(0), bytes.NewReader(large), int64(len(large)), nil, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Service.CreatePageBlob(ctx, path("ctr", "pages"), 1<<20, 0, blob.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.Service.PutPage(ctx, path("ctr", "pages"), 0, bytes.NewReader(large[:512*100]), 512*100, nil, blob.Conditions{}); err != nil {
+	if _, _, err := e.Service.PutPage(ctx, path("ctr", "pages"), 0, bytes.NewReader(large[:512*100]), 512*100, nil, blob.Conditions{}, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 
 	needles := map[string][]byte{
 		"content":     []byte(marker),
 		"metadata":    []byte(secret),
-		"account key": e.Keys.Key(acct),
+		"account key": e.Keys.KeyOf(acct, ""),
 	}
 	for _, name := range []string{"small", "large", "pages"} {
 		p := path("ctr", name)
@@ -185,7 +194,7 @@ func TestAtRest(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, x := range extents {
-			dk, err := blob.DataKey(e.Keys.Key(acct), p, x.Block)
+			dk, err := blob.DataKey(e.Keys.KeyOf(acct, ""), p, x.Block)
 			if err != nil {
 				t.Fatal(err)
 			}

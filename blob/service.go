@@ -59,14 +59,61 @@ func (s *Service) now() (time.Time, string) {
 	}
 }
 
-// accountKeys returns the subkeys of the account's encryption key, or
-// Keys' error (KeyVaultEncryptionKeyNotFound when the key is revoked).
-func (s *Service) accountKeys(ctx context.Context, account string) (*accountKeys, error) {
-	aek, err := s.Keys.AccountKey(ctx, account)
+// keys returns the subkeys of the key of an account's encryption scope
+// ("" is the account encryption key), or Keys' error:
+// KeyVaultEncryptionKeyNotFound when its customer-managed key is revoked,
+// AuthorizationFailure when the scope is disabled.
+func (s *Service) keys(ctx context.Context, account, scope string) (*scopeKeys, error) {
+	key, err := s.Keys.Key(ctx, account, scope)
 	if err != nil {
 		return nil, err
 	}
-	return deriveKeys(aek)
+	k, err := deriveKeys(key)
+	if err != nil {
+		return nil, err
+	}
+	k.scope = scope
+	return k, nil
+}
+
+// checkScope checks that an encryption scope exists and is enabled,
+// without needing its key.
+func (s *Service) checkScope(ctx context.Context, account, scope string) error {
+	if scope == "" {
+		return nil // the account encryption key is always there
+	}
+	return s.Keys.CheckScope(ctx, account, scope)
+}
+
+// writeScope returns the encryption scope of a write to container c that
+// names r: r's scope, else the container's default. Forbidden
+// (RequestForbiddenByContainerEncryptionPolicy) if the container denies
+// naming another scope than its default and r does.
+func writeScope(c Container, r ScopeRequest) (string, error) {
+	if !r.Given {
+		return c.DefaultEncryptionScope, nil
+	}
+	if c.DenyEncryptionScopeOverride && r.Scope != c.DefaultEncryptionScope {
+		return "", tresor.Errorf(tresor.Forbidden, "The request is forbidden by the container encryption policy.").
+			WithReason(ReasonForbiddenByEncryptionPolicy)
+	}
+	return r.Scope, nil
+}
+
+// checkBlobScope refuses a write in place to blob b (Set Blob Metadata,
+// Put Page) that names another scope than b's with Conflict
+// (BlobCustomerSpecifiedEncryptionMismatch): such writes keep the blob's
+// scope.
+func checkBlobScope(b Blob, r ScopeRequest) error {
+	if r.Given && r.Scope != b.EncryptionScope {
+		return scopeMismatch(b)
+	}
+	return nil
+}
+
+func scopeMismatch(b Blob) error {
+	return tresor.Errorf(tresor.Conflict, "The encryption scope of the request does not match the blob's, %s.", WireScope(b.EncryptionScope)).
+		WithReason(ReasonEncryptionMismatch)
 }
 
 // removeData removes the content of dropped blocks. A failure is logged:
@@ -80,10 +127,15 @@ func (s *Service) removeData(ids []BlockID) {
 	}
 }
 
-// CreateContainer creates a container with metadata md. Invalid
-// (InvalidResourceName, InvalidMetadata, MetadataTooLarge) for a bad name
-// or metadata; Conflict (ContainerAlreadyExists) if it exists.
-func (s *Service) CreateContainer(ctx context.Context, account, name string, md Metadata) (Container, error) {
+// CreateContainer creates a container with metadata md and encryption
+// policy pol. The policy's default scope must exist and be enabled; it is
+// checked without its key, so containers are created while a
+// customer-managed key is revoked.
+//
+// Errors: Invalid (InvalidResourceName, InvalidMetadata, MetadataTooLarge)
+// for a bad name or metadata; Conflict (ContainerAlreadyExists) if it
+// exists; Keys.CheckScope's errors for the default scope.
+func (s *Service) CreateContainer(ctx context.Context, account, name string, md Metadata, pol EncryptionPolicy) (Container, error) {
 	if err := checkContainerName(name); err != nil {
 		return Container{}, err
 	}
@@ -91,8 +143,14 @@ func (s *Service) CreateContainer(ctx context.Context, account, name string, md 
 	if err != nil {
 		return Container{}, err
 	}
+	if pol.DefaultEncryptionScope == AccountScope {
+		pol.DefaultEncryptionScope = ""
+	}
+	if err := s.checkScope(ctx, account, pol.DefaultEncryptionScope); err != nil {
+		return Container{}, err
+	}
 	t, etag := s.now()
-	c := Container{Account: account, Name: name, ETag: etag, Created: t, Modified: t, Metadata: md}
+	c := Container{Account: account, Name: name, ETag: etag, Created: t, Modified: t, Metadata: md, EncryptionPolicy: pol}
 	if err := s.Store.CreateContainer(ctx, c); err != nil {
 		return Container{}, err
 	}

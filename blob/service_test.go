@@ -39,7 +39,7 @@ func content(seed uint64, n int) []byte {
 
 func mustContainer(tb testing.TB, e *blobtest.Env, name string) {
 	tb.Helper()
-	if _, err := e.Service.CreateContainer(ctx, acct, name, nil); err != nil {
+	if _, err := e.Service.CreateContainer(ctx, acct, name, nil, blob.EncryptionPolicy{}); err != nil {
 		tb.Fatalf("CreateContainer(%q) = %v", name, err)
 	}
 }
@@ -79,14 +79,14 @@ func TestContainers(t *testing.T) {
 	for _, name := range []string{"alpha", "beta", "beta-2", "gamma"} {
 		mustContainer(t, e, name)
 	}
-	_, err := e.Service.CreateContainer(ctx, acct, "alpha", nil)
+	_, err := e.Service.CreateContainer(ctx, acct, "alpha", nil, blob.EncryptionPolicy{})
 	wantReason(t, "CreateContainer(alpha) again", err, tresor.Conflict, blob.ReasonContainerAlreadyExists)
 	for _, bad := range []string{"ab", "Upper", "a--b", "-ab", "ab-", strings.Repeat("a", 64), "a_b"} {
-		_, err := e.Service.CreateContainer(ctx, acct, bad, nil)
+		_, err := e.Service.CreateContainer(ctx, acct, bad, nil, blob.EncryptionPolicy{})
 		wantReason(t, fmt.Sprintf("CreateContainer(%q)", bad), err, tresor.Invalid, blob.ReasonInvalidResourceName)
 	}
 	// Another account's containers are separate.
-	if _, err := e.Service.CreateContainer(ctx, "other", "alpha", nil); err != nil {
+	if _, err := e.Service.CreateContainer(ctx, "other", "alpha", nil, blob.EncryptionPolicy{}); err != nil {
 		t.Errorf("CreateContainer(other/alpha) = %v", err)
 	}
 
@@ -236,7 +236,7 @@ func TestBlockBlob(t *testing.T) {
 	parts := [][]byte{content(1, 1000), content(2, 2*blob.ChunkSize+1), content(3, 10), content(4, blob.ChunkSize+5)}
 	for i, d := range parts {
 		sum := md5.Sum(d)
-		got, err := e.Service.PutBlock(ctx, p, blockName(i), bytes.NewReader(d), int64(len(d)), sum[:])
+		got, _, err := e.Service.PutBlock(ctx, p, blockName(i), bytes.NewReader(d), int64(len(d)), sum[:], blob.ScopeRequest{})
 		if err != nil || !bytes.Equal(got, sum[:]) {
 			t.Fatalf("PutBlock(%d) = %x, %v", i, got, err)
 		}
@@ -248,7 +248,7 @@ func TestBlockBlob(t *testing.T) {
 	if err != nil || l.Blob != nil || len(l.Uncommitted) != 4 || len(l.Committed) != 0 {
 		t.Fatalf("GetBlockList before commit = %+v, %v; want 4 uncommitted", l, err)
 	}
-	if _, err := e.Service.PutBlock(ctx, p, "not base64!", bytes.NewReader(nil), 0, nil); tresor.ReasonOf(err) != blob.ReasonInvalidBlockID {
+	if _, _, err := e.Service.PutBlock(ctx, p, "not base64!", bytes.NewReader(nil), 0, nil, blob.ScopeRequest{}); tresor.ReasonOf(err) != blob.ReasonInvalidBlockID {
 		t.Errorf("PutBlock(bad id) = %v, want InvalidBlockId", err)
 	}
 	_, err = e.Service.PutBlockList(ctx, p, []blob.BlockRef{{Name: blockName(0), Source: blob.Committed}}, blob.PutOptions{})
@@ -282,10 +282,10 @@ func TestBlockBlob(t *testing.T) {
 
 	// Stage a new block 1 and commit the old one from the committed list
 	// with a new block 5: the staged block 1 and committed block 3 go.
-	if _, err := e.Service.PutBlock(ctx, p, blockName(1), bytes.NewReader(parts[3]), int64(len(parts[3])), nil); err != nil {
+	if _, _, err := e.Service.PutBlock(ctx, p, blockName(1), bytes.NewReader(parts[3]), int64(len(parts[3])), nil, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Service.PutBlock(ctx, p, blockName(5), bytes.NewReader(parts[2]), int64(len(parts[2])), nil); err != nil {
+	if _, _, err := e.Service.PutBlock(ctx, p, blockName(5), bytes.NewReader(parts[2]), int64(len(parts[2])), nil, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	b2, err := e.Service.PutBlockList(ctx, p, []blob.BlockRef{{blockName(1), blob.Committed}, {blockName(5), blob.Latest}}, blob.PutOptions{})
@@ -330,7 +330,7 @@ func TestPageBlob(t *testing.T) {
 	want := make([]byte, size)
 	write := func(start int64, d []byte) {
 		t.Helper()
-		if _, _, err := e.Service.PutPage(ctx, p, start, bytes.NewReader(d), int64(len(d)), nil, blob.Conditions{}); err != nil {
+		if _, _, err := e.Service.PutPage(ctx, p, start, bytes.NewReader(d), int64(len(d)), nil, blob.Conditions{}, blob.ScopeRequest{}); err != nil {
 			t.Fatalf("PutPage(%d, %d) = %v", start, len(d), err)
 		}
 		copy(want[start:], d)
@@ -341,7 +341,7 @@ func TestPageBlob(t *testing.T) {
 	write(180*1024, content(4, 40*1024)) // overlaps the start of the second
 	write(size-512, content(5, 512))     // the last page
 	write(4096, content(6, 512))         // touches the first
-	if _, err := e.Service.ClearPages(ctx, p, 250*1024, 260*1024, blob.Conditions{}); err != nil {
+	if _, err := e.Service.ClearPages(ctx, p, 250*1024, 260*1024, blob.Conditions{}, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	clear(want[250*1024 : 260*1024])
@@ -367,13 +367,13 @@ func TestPageBlob(t *testing.T) {
 		start, n int64
 		reason   string
 	}{{1, 512, blob.ReasonInvalidPageRange}, {0, 100, blob.ReasonInvalidPageRange}, {size, 512, blob.ReasonInvalidPageRange}} {
-		_, _, err := e.Service.PutPage(ctx, p, tt.start, bytes.NewReader(make([]byte, tt.n)), tt.n, nil, blob.Conditions{})
+		_, _, err := e.Service.PutPage(ctx, p, tt.start, bytes.NewReader(make([]byte, tt.n)), tt.n, nil, blob.Conditions{}, blob.ScopeRequest{})
 		wantReason(t, fmt.Sprintf("PutPage(%d, %d)", tt.start, tt.n), err, tresor.Invalid, tt.reason)
 	}
 	mustPut(t, e, path("ctr", "block"), []byte("x"))
-	_, _, err = e.Service.PutPage(ctx, path("ctr", "block"), 0, bytes.NewReader(make([]byte, 512)), 512, nil, blob.Conditions{})
+	_, _, err = e.Service.PutPage(ctx, path("ctr", "block"), 0, bytes.NewReader(make([]byte, 512)), 512, nil, blob.Conditions{}, blob.ScopeRequest{})
 	wantReason(t, "PutPage(block blob)", err, tresor.Conflict, blob.ReasonInvalidBlobType)
-	_, err = e.Service.PutBlock(ctx, p, blockName(1), bytes.NewReader([]byte("x")), 1, nil)
+	_, _, err = e.Service.PutBlock(ctx, p, blockName(1), bytes.NewReader([]byte("x")), 1, nil, blob.ScopeRequest{})
 	wantReason(t, "PutBlock(page blob)", err, tresor.Conflict, blob.ReasonInvalidBlobType)
 
 	// Overwrite everything: every earlier block is dropped.
@@ -445,7 +445,7 @@ func TestConditions(t *testing.T) {
 	}
 	// A write whose condition fails with NotModified on a read gets
 	// ConditionNotMet.
-	_, err := e.Service.SetBlobMetadata(ctx, p, nil, blob.Conditions{IfNoneMatch: b.ETag})
+	_, err := e.Service.SetBlobMetadata(ctx, p, nil, blob.Conditions{IfNoneMatch: b.ETag}, blob.ScopeRequest{})
 	wantReason(t, "SetBlobMetadata(If-None-Match: etag)", err, tresor.PreconditionFailed, blob.ReasonConditionNotMet)
 	_, err = e.Service.PutBlob(ctx, path("ctr", "new"), strings.NewReader("x"), 1, blob.PutOptions{Conditions: blob.Conditions{IfMatch: "*"}})
 	wantReason(t, "PutBlob(new, If-Match *)", err, tresor.PreconditionFailed, blob.ReasonConditionNotMet)
@@ -469,7 +469,7 @@ func TestPropertiesAndMetadata(t *testing.T) {
 	if err != nil || !cmp.Equal(got.Metadata, blob.Metadata{"owner": "alice"}) || got.Headers.ContentType != "text/plain" || got.ETag != b.ETag {
 		t.Errorf("GetBlobProperties = %+v, %v", got, err)
 	}
-	b2, err := e.Service.SetBlobMetadata(ctx, p, blob.Metadata{"k": "v"}, blob.Conditions{IfMatch: b.ETag})
+	b2, err := e.Service.SetBlobMetadata(ctx, p, blob.Metadata{"k": "v"}, blob.Conditions{IfMatch: b.ETag}, blob.ScopeRequest{})
 	if err != nil || b2.ETag == b.ETag {
 		t.Fatalf("SetBlobMetadata = %s, %v; want a new ETag", b2.ETag, err)
 	}
@@ -498,7 +498,7 @@ func TestListBlobs(t *testing.T) {
 		}
 	}
 	// A name with staged blocks only is not listed.
-	if _, err := e.Service.PutBlock(ctx, path("ctr", "a/staged"), blockName(0), strings.NewReader("x"), 1, nil); err != nil {
+	if _, _, err := e.Service.PutBlock(ctx, path("ctr", "a/staged"), blockName(0), strings.NewReader("x"), 1, nil, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -596,7 +596,7 @@ func TestCopyBlob(t *testing.T) {
 	if _, err := e.Service.CreatePageBlob(ctx, pg, 1<<20, 0, blob.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.Service.PutPage(ctx, pg, 4096, bytes.NewReader(data[:8192]), 8192, nil, blob.Conditions{}); err != nil {
+	if _, _, err := e.Service.PutPage(ctx, pg, 4096, bytes.NewReader(data[:8192]), 8192, nil, blob.Conditions{}, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Service.CopyBlob(ctx, pg, path("dst", "pages"), "u", blob.Conditions{}, blob.PutOptions{Metadata: blob.Metadata{"b": "2"}}); err != nil {
@@ -643,13 +643,13 @@ func TestExpireStagedBlocks(t *testing.T) {
 	// and a name staged later.
 	mustPut(t, e, path("ctr", "committed"), big)
 	for _, name := range []string{"committed", "abandoned"} {
-		if _, err := e.Service.PutBlock(ctx, path("ctr", name), blockName(1), bytes.NewReader(big), int64(len(big)), nil); err != nil {
+		if _, _, err := e.Service.PutBlock(ctx, path("ctr", name), blockName(1), bytes.NewReader(big), int64(len(big)), nil, blob.ScopeRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	start := time.Now()
 	e.Service.Now = func() time.Time { return start.Add(5 * 24 * time.Hour) }
-	if _, err := e.Service.PutBlock(ctx, path("ctr", "recent"), blockName(1), bytes.NewReader(big), int64(len(big)), nil); err != nil {
+	if _, _, err := e.Service.PutBlock(ctx, path("ctr", "recent"), blockName(1), bytes.NewReader(big), int64(len(big)), nil, blob.ScopeRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := e.Service.ExpireStagedBlocks(ctx, start.Add(6*24*time.Hour)); n != 0 || err != nil {

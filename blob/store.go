@@ -30,7 +30,10 @@ type Block struct {
 	ID        BlockID
 	Size      int64  // plaintext bytes
 	ChunkSize int    // plaintext bytes per chunk; the last chunk may be shorter
-	Key       []byte // the block's data key, wrapped under the account key
+	Key       []byte // the block's data key, wrapped under its scope's key
+	// Scope is the encryption scope the block was written in ("" is the
+	// account encryption key): that of the blob it was written for.
+	Scope string
 	// Inline is the sealed content of a small block, kept in the Store;
 	// nil if the content is in Data.
 	Inline []byte
@@ -71,7 +74,7 @@ type Store interface {
 	// Container returns a container.
 	Container(ctx context.Context, account, name string) (Container, error)
 	// UpdateContainer calls fn with the container and stores what it leaves
-	// there.
+	// there, but the encryption policy, which CreateContainer fixed.
 	UpdateContainer(ctx context.Context, account, name string, fn func(c *Container) error) (Container, error)
 	// DeleteContainer removes a container, its blobs and their blocks if
 	// fn, called with the container, returns nil.

@@ -12,6 +12,7 @@ import (
 	"github.com/tresorkms/tresor/blob/blobfs"
 	"github.com/tresorkms/tresor/blob/blobhttp"
 	"github.com/tresorkms/tresor/scheduler"
+	"github.com/tresorkms/tresor/storage"
 )
 
 // storageAudience is the token audience of Azure Storage's data planes,
@@ -27,7 +28,7 @@ func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Blobs = blob.New(s.DB, data, s.Storage)
+	s.Blobs = blob.New(s.DB, data, accountOnlyKeys{s.Storage})
 	s.Blobs.Now = s.Clock.Now
 	s.Blobs.Logger = s.Logger
 	return blobhttp.New(blobhttp.Handler{
@@ -42,6 +43,31 @@ func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
 		Now:    time.Now,
 		Logger: s.Logger,
 	}), nil
+}
+
+// accountOnlyKeys gives the Blob data plane the account encryption key
+// and no other encryption scope.
+//
+// TEMPORARY: storage.Service implements blob.Keys, with the account's
+// encryption scopes, when they land; it then replaces this adapter.
+type accountOnlyKeys struct{ s *storage.Service }
+
+func (k accountOnlyKeys) Key(ctx context.Context, account, scope string) ([]byte, error) {
+	if scope != "" {
+		return nil, noScope(scope)
+	}
+	return k.s.AccountKey(ctx, account)
+}
+
+func (k accountOnlyKeys) CheckScope(_ context.Context, _, scope string) error {
+	if scope != "" {
+		return noScope(scope)
+	}
+	return nil
+}
+
+func noScope(scope string) error {
+	return tresor.Errorf(tresor.Invalid, "The encryption scope %s does not exist.", scope).WithReason(blob.ReasonInvalidHeaderValue)
 }
 
 // blobAccounts gives the Blob API an account's access keys.

@@ -138,9 +138,10 @@ func (db *DB) CreateContainer(ctx context.Context, c blob.Container) error {
 		if err != nil {
 			return err
 		}
-		res, err := t.exec(`INSERT INTO blob_containers (account, name, etag, created, modified, metadata)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			c.Account, c.Name, c.ETag, c.Created.UnixNano(), c.Modified.UnixNano(), string(md))
+		res, err := t.exec(`INSERT INTO blob_containers (account, name, etag, created, modified, metadata, default_scope, deny_scope_override)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.Account, c.Name, c.ETag, c.Created.UnixNano(), c.Modified.UnixNano(), string(md),
+			c.DefaultEncryptionScope, c.DenyEncryptionScopeOverride)
 		if err != nil {
 			return err
 		}
@@ -151,13 +152,13 @@ func (db *DB) CreateContainer(ctx context.Context, c blob.Container) error {
 	})
 }
 
-const containerColumns = `account, name, etag, created, modified, metadata`
+const containerColumns = `account, name, etag, created, modified, metadata, default_scope, deny_scope_override`
 
 func scanContainer(row scanner) (blob.Container, error) {
 	var c blob.Container
 	var created, modified int64
 	var md string
-	if err := row.Scan(&c.Account, &c.Name, &c.ETag, &created, &modified, &md); err != nil {
+	if err := row.Scan(&c.Account, &c.Name, &c.ETag, &created, &modified, &md, &c.DefaultEncryptionScope, &c.DenyEncryptionScopeOverride); err != nil {
 		return c, err
 	}
 	c.Created, c.Modified = time.Unix(0, created).UTC(), time.Unix(0, modified).UTC()
@@ -186,7 +187,8 @@ func (db *DB) Container(ctx context.Context, account, name string) (blob.Contain
 	return c, err
 }
 
-// UpdateContainer stores the container as fn leaves it.
+// UpdateContainer stores the container as fn leaves it, but its encryption
+// policy, which is set only when the container is created.
 func (db *DB) UpdateContainer(ctx context.Context, account, name string, fn func(c *blob.Container) error) (blob.Container, error) {
 	var c blob.Container
 	err := db.blobUpdate(ctx, "update container", func(t blobTx) error {
@@ -272,7 +274,7 @@ func prefixQuery(q string, args []any, from, prefix string, limit int) (string, 
 
 const blobColumns = `id, account, container, name, committed, type, size, etag, created, modified,
 	content_type, content_encoding, content_language, content_disposition, cache_control, content_md5,
-	metadata, sequence_number, blocks, copy_id, copy_source, copy_status, copy_progress, copy_completed`
+	metadata, sequence_number, blocks, copy_id, copy_source, copy_status, copy_progress, copy_completed, scope`
 
 // A blobRow is a row of blob_blobs.
 type blobRow struct {
@@ -289,7 +291,7 @@ func scanBlob(row scanner) (blobRow, error) {
 	err := row.Scan(&r.id, &b.Account, &b.Container, &b.Blob, &r.committed, &typ, &b.Size, &b.ETag, &created, &modified,
 		&b.Headers.ContentType, &b.Headers.ContentEncoding, &b.Headers.ContentLanguage, &b.Headers.ContentDisposition,
 		&b.Headers.CacheControl, &b.Headers.ContentMD5, &b.SealedMetadata, &b.SequenceNumber, &b.Blocks,
-		&b.Copy.ID, &b.Copy.Source, &b.Copy.Status, &b.Copy.Progress, &copied)
+		&b.Copy.ID, &b.Copy.Source, &b.Copy.Status, &b.Copy.Progress, &copied, &b.EncryptionScope)
 	if err != nil {
 		return r, err
 	}
@@ -363,14 +365,15 @@ func (db *DB) Blobs(ctx context.Context, account, container, prefix, from string
 	return out, err
 }
 
-const blockColumns = `k.id, k.size, k.chunk_size, k.key, k.inline, k.inline IS NULL`
+const blockColumns = `k.id, k.size, k.chunk_size, k.key, k.inline, k.inline IS NULL, k.scope`
 
 // scanExtent scans an extent's columns followed by blockColumns.
 func scanExtent(row scanner) (blob.Extent, error) {
 	var e blob.Extent
 	var id []byte
 	var inFile bool
-	err := row.Scan(&e.Name, &e.Start, &e.Length, &e.Offset, &id, &e.Block.Size, &e.Block.ChunkSize, &e.Block.Key, &e.Block.Inline, &inFile)
+	err := row.Scan(&e.Name, &e.Start, &e.Length, &e.Offset, &id, &e.Block.Size, &e.Block.ChunkSize, &e.Block.Key, &e.Block.Inline, &inFile,
+		&e.Block.Scope)
 	copy(e.Block.ID[:], id)
 	if !inFile && e.Block.Inline == nil {
 		e.Block.Inline = []byte{} // an empty block

@@ -23,20 +23,21 @@ func (t blobTx) writeBlob(old blobRow, exists bool, b blob.Blob) (int64, error) 
 	h := b.Headers
 	args := []any{b.Type, b.Size, b.ETag, b.Created.UnixNano(), b.Modified.UnixNano(),
 		h.ContentType, h.ContentEncoding, h.ContentLanguage, h.ContentDisposition, h.CacheControl, h.ContentMD5,
-		b.SealedMetadata, b.SequenceNumber, b.Blocks, b.Copy.ID, b.Copy.Source, b.Copy.Status, b.Copy.Progress, copied}
+		b.SealedMetadata, b.SequenceNumber, b.Blocks, b.Copy.ID, b.Copy.Source, b.Copy.Status, b.Copy.Progress, copied,
+		b.EncryptionScope}
 	if exists {
 		_, err := t.exec(`UPDATE blob_blobs SET committed = 1, type = ?, size = ?, etag = ?, created = ?, modified = ?,
 			content_type = ?, content_encoding = ?, content_language = ?, content_disposition = ?, cache_control = ?,
 			content_md5 = ?, metadata = ?, sequence_number = ?, blocks = ?,
-			copy_id = ?, copy_source = ?, copy_status = ?, copy_progress = ?, copy_completed = ? WHERE id = ?`,
+			copy_id = ?, copy_source = ?, copy_status = ?, copy_progress = ?, copy_completed = ?, scope = ? WHERE id = ?`,
 			append(args, old.id)...)
 		return old.id, err
 	}
 	var id int64
 	err := t.queryRow(`INSERT INTO blob_blobs (account, container, name, committed, type, size, etag, created, modified,
 			content_type, content_encoding, content_language, content_disposition, cache_control, content_md5,
-			metadata, sequence_number, blocks, copy_id, copy_source, copy_status, copy_progress, copy_completed)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			metadata, sequence_number, blocks, copy_id, copy_source, copy_status, copy_progress, copy_completed, scope)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		append([]any{b.Account, b.Container, b.Blob}, args...)...).Scan(&id)
 	return id, err
 }
@@ -46,8 +47,8 @@ func (t blobTx) insertBlock(blobID int64, b blob.Block) error {
 	if b.Inline != nil {
 		inline = b.Inline
 	}
-	_, err := t.exec(`INSERT INTO blob_blocks (id, blob_id, size, chunk_size, key, inline) VALUES (?, ?, ?, ?, ?, ?)`,
-		b.ID[:], blobID, b.Size, b.ChunkSize, b.Key, inline)
+	_, err := t.exec(`INSERT INTO blob_blocks (id, blob_id, size, chunk_size, key, inline, scope) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		b.ID[:], blobID, b.Size, b.ChunkSize, b.Key, inline, b.Scope)
 	return err
 }
 

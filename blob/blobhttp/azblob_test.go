@@ -570,6 +570,6 @@ func TestAzblobAtRest(t *testing.T) {
 	if got := download(t, c, "secret", "large"); !bytes.Equal(got, large) {
 		t.Fatal("large: content differs")
 	}
-	needles := map[string][]byte{"content": marker, "metadata": []byte("metadata-value-7f3a9c"), "account key": s.Keys.Key(testAccount)}
+	needles := map[string][]byte{"content": marker, "metadata": []byte("metadata-value-7f3a9c"), "account key": s.Keys.KeyOf(testAccount, "")}
 	blobtest.NoPlaintext(t, s.Dir, 3, needles)
 }

@@ -21,7 +21,7 @@ import (
 func putOptions(r *request, std bool) (blob.PutOptions, error) {
 	var o blob.PutOptions
 	var err error
-	if err = checkEncryption(r.Header); err != nil {
+	if o.Scope, err = encryptionScope(r.Header); err != nil {
 		return o, err
 	}
 	if o.Metadata, err = metadata(r.Header); err != nil {
@@ -41,7 +41,7 @@ func putOptions(r *request, std bool) (blob.PutOptions, error) {
 func setWriteResult(h http.Header, b blob.Blob) {
 	setWritten(h, b.ETag, b.Modified)
 	h.Set("x-ms-request-server-encrypted", "true")
-	h.Set("x-ms-encryption-scope", accountScope)
+	setScope(h, b.EncryptionScope)
 }
 
 func (h *Handler) putBlob(w http.ResponseWriter, r *request) error {
@@ -195,7 +195,8 @@ func (h *Handler) getBlobProperties(w http.ResponseWriter, r *request) error {
 }
 
 func (h *Handler) setBlobMetadata(w http.ResponseWriter, r *request) error {
-	if err := checkEncryption(r.Header); err != nil {
+	scope, err := encryptionScope(r.Header)
+	if err != nil {
 		return err
 	}
 	md, err := metadata(r.Header)
@@ -206,7 +207,7 @@ func (h *Handler) setBlobMetadata(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	b, err := h.Service.SetBlobMetadata(r.Context(), r.path(), md, c)
+	b, err := h.Service.SetBlobMetadata(r.Context(), r.path(), md, c, scope)
 	if err != nil {
 		return err
 	}
@@ -293,6 +294,7 @@ func (h *Handler) copyBlob(w http.ResponseWriter, r *request) error {
 	hdr.Set("x-ms-copy-id", b.Copy.ID)
 	hdr.Set("x-ms-copy-status", b.Copy.Status)
 	hdr.Set("x-ms-request-server-encrypted", "true")
+	setScope(hdr, b.EncryptionScope)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }

@@ -13,14 +13,15 @@ import (
 )
 
 func (h *Handler) putBlock(w http.ResponseWriter, r *request) error {
-	if err := checkEncryption(r.Header); err != nil {
+	req, err := encryptionScope(r.Header)
+	if err != nil {
 		return err
 	}
 	sum, err := contentMD5(r.Header)
 	if err != nil {
 		return err
 	}
-	got, err := h.Service.PutBlock(r.Context(), r.path(), r.URL.Query().Get("blockid"), r.Body, r.ContentLength, sum)
+	got, scope, err := h.Service.PutBlock(r.Context(), r.path(), r.URL.Query().Get("blockid"), r.Body, r.ContentLength, sum, req)
 	if err != nil {
 		return err
 	}
@@ -29,7 +30,7 @@ func (h *Handler) putBlock(w http.ResponseWriter, r *request) error {
 		hdr.Set("Content-MD5", base64.StdEncoding.EncodeToString(got))
 	}
 	hdr.Set("x-ms-request-server-encrypted", "true")
-	hdr.Set("x-ms-encryption-scope", accountScope)
+	setScope(hdr, scope)
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/tresorkms/tresor/blob"
 )
@@ -17,10 +18,16 @@ func (h *Handler) createContainer(w http.ResponseWriter, r *request) error {
 	if v := r.Header.Get("x-ms-blob-public-access"); v != "" {
 		return unsupportedHeader("x-ms-blob-public-access", "anonymous access is not supported")
 	}
-	if v := r.Header.Get("x-ms-default-encryption-scope"); v != "" && v != accountScope {
-		return unsupportedHeader("x-ms-default-encryption-scope", "blobs are encrypted with the account's key")
+	var pol blob.EncryptionPolicy
+	pol.DefaultEncryptionScope = blob.RequestScope(r.Header.Get("x-ms-default-encryption-scope")).Scope
+	switch v := r.Header.Get("x-ms-deny-encryption-scope-override"); strings.ToLower(v) {
+	case "", "false":
+	case "true":
+		pol.DenyEncryptionScopeOverride = true
+	default:
+		return invalidHeader("x-ms-deny-encryption-scope-override")
 	}
-	c, err := h.Service.CreateContainer(r.Context(), r.account, r.container, md)
+	c, err := h.Service.CreateContainer(r.Context(), r.account, r.container, md, pol)
 	if err != nil {
 		return err
 	}
@@ -53,8 +60,8 @@ func (h *Handler) getContainerProperties(w http.ResponseWriter, r *request) erro
 	hdr.Set("x-ms-lease-status", "unlocked")
 	hdr.Set("x-ms-has-immutability-policy", "false")
 	hdr.Set("x-ms-has-legal-hold", "false")
-	hdr.Set("x-ms-default-encryption-scope", accountScope)
-	hdr.Set("x-ms-deny-encryption-scope-override", "false")
+	hdr.Set("x-ms-default-encryption-scope", blob.WireScope(c.DefaultEncryptionScope))
+	hdr.Set("x-ms-deny-encryption-scope-override", strconv.FormatBool(c.DenyEncryptionScopeOverride))
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -152,7 +159,8 @@ func (h *Handler) listContainers(w http.ResponseWriter, r *request) error {
 	for _, c := range l.Containers {
 		item := containerItem{Name: c.Name, Properties: containerProperties{
 			LastModified: httpTime(c.Modified), ETag: `"` + c.ETag + `"`, LeaseStatus: "unlocked", LeaseState: "available",
-			DefaultEncryptionScope: accountScope,
+			DefaultEncryptionScope:      blob.WireScope(c.DefaultEncryptionScope),
+			DenyEncryptionScopeOverride: c.DenyEncryptionScopeOverride,
 		}}
 		if withMetadata {
 			item.Metadata = xmlMetadata(c.Metadata)

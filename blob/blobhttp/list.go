@@ -88,7 +88,7 @@ type blobProperties struct {
 	CopyProgress       string `xml:"CopyProgress,omitempty"`
 	CopyCompletionTime string `xml:"CopyCompletionTime,omitempty"`
 	ServerEncrypted    bool   `xml:"ServerEncrypted"`
-	EncryptionScope    string `xml:"EncryptionScope"`
+	EncryptionScope    string `xml:"EncryptionScope,omitempty"` // absent for the account encryption key, as from Azure
 }
 
 func propertiesOf(b *blob.Blob, withCopy bool) blobProperties {
@@ -106,7 +106,7 @@ func propertiesOf(b *blob.Blob, withCopy bool) blobProperties {
 		LeaseStatus:        "unlocked",
 		LeaseState:         "available",
 		ServerEncrypted:    true,
-		EncryptionScope:    accountScope,
+		EncryptionScope:    b.EncryptionScope,
 	}
 	if b.Headers.ContentMD5 != nil {
 		p.ContentMD5 = base64.StdEncoding.EncodeToString(b.Headers.ContentMD5)

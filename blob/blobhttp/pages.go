@@ -13,7 +13,8 @@ import (
 // putPage answers Put Page: x-ms-page-write update writes the body to the
 // range (x-ms-range or Range), clear zeroes it.
 func (h *Handler) putPage(w http.ResponseWriter, r *request) error {
-	if err := checkEncryption(r.Header); err != nil {
+	scope, err := encryptionScope(r.Header)
+	if err != nil {
 		return err
 	}
 	rng, ranged, err := requestRange(r.Header)
@@ -39,7 +40,7 @@ func (h *Handler) putPage(w http.ResponseWriter, r *request) error {
 			return err
 		}
 		var got []byte
-		if b, got, err = h.Service.PutPage(r.Context(), r.path(), rng.Offset, r.Body, rng.Count, sum, c); err != nil {
+		if b, got, err = h.Service.PutPage(r.Context(), r.path(), rng.Offset, r.Body, rng.Count, sum, c, scope); err != nil {
 			return err
 		}
 		if got != nil {
@@ -49,7 +50,7 @@ func (h *Handler) putPage(w http.ResponseWriter, r *request) error {
 		if r.ContentLength > 0 {
 			return tresor.Errorf(tresor.Invalid, "Clearing pages takes no body.").WithReason(codeInvalidHeaderValue)
 		}
-		if b, err = h.Service.ClearPages(r.Context(), r.path(), rng.Offset, rng.Offset+rng.Count, c); err != nil {
+		if b, err = h.Service.ClearPages(r.Context(), r.path(), rng.Offset, rng.Offset+rng.Count, c, scope); err != nil {
 			return err
 		}
 	default:

@@ -13,10 +13,6 @@ import (
 	"github.com/tresorkms/tresor/blob"
 )
 
-// accountScope is the encryption scope of data encrypted with the account's
-// key, the only scope there is.
-const accountScope = "$account-encryption-key"
-
 const metaPrefix = "X-Ms-Meta-"
 
 // metadata returns the x-ms-meta-* headers of h. Go's server canonicalizes
@@ -123,16 +119,23 @@ func conditions(h http.Header, prefix string) (blob.Conditions, error) {
 	return c, nil
 }
 
-// checkEncryption refuses what tresor cannot honour: encryption scopes
-// other than the account's, and customer-provided keys.
-func checkEncryption(h http.Header) error {
-	if v := h.Get("x-ms-encryption-scope"); v != "" && v != accountScope {
-		return unsupportedHeader("x-ms-encryption-scope", "blobs are encrypted with the account's key")
-	}
+// encryptionScope returns the encryption scope that a write names
+// (x-ms-encryption-scope), and refuses customer-provided keys, which
+// tresor does not have.
+func encryptionScope(h http.Header) (blob.ScopeRequest, error) {
 	if h.Get("x-ms-encryption-key") != "" {
-		return unsupportedHeader("x-ms-encryption-key", "customer-provided keys are not supported")
+		return blob.ScopeRequest{}, unsupportedHeader("x-ms-encryption-key", "customer-provided keys are not supported")
 	}
-	return nil
+	return blob.RequestScope(h.Get("x-ms-encryption-scope")), nil
+}
+
+// setScope sets x-ms-encryption-scope for a blob in scope. Azure's
+// responses omit it for the account encryption key: "the absence of this
+// header implies use of the default account encryption scope".
+func setScope(h http.Header, scope string) {
+	if scope != "" {
+		h.Set("x-ms-encryption-scope", scope)
+	}
 }
 
 func httpTime(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
@@ -167,7 +170,7 @@ func setBlobProperties(h http.Header, b blob.Blob) {
 	h.Set("x-ms-lease-state", "available")
 	h.Set("x-ms-lease-status", "unlocked")
 	h.Set("x-ms-server-encrypted", "true")
-	h.Set("x-ms-encryption-scope", accountScope)
+	setScope(h, b.EncryptionScope)
 	switch b.Type {
 	case blob.PageBlob:
 		h.Set("x-ms-blob-sequence-number", strconv.FormatInt(b.SequenceNumber, 10))

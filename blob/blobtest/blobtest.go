@@ -1,6 +1,6 @@
 // Package blobtest provides what tests of the blob data plane share: a fake
-// Keys whose key can be revoked, and a blob.Service over SQLite and files in
-// a temporary directory.
+// Keys with encryption scopes whose keys can be revoked, and a
+// blob.Service over SQLite and files in a temporary directory.
 package blobtest
 
 import (
@@ -19,13 +19,24 @@ import (
 	"github.com/tresorkms/tresor/sqlite"
 )
 
-// Keys is a blob.Keys that makes a random account key per account on first
-// use and fails while revoked. It counts its calls.
+// Keys is a blob.Keys. Every account has the account encryption key
+// (scope ""), made at random on first use, and the scopes that AddScope
+// adds, each with a random key. Revoke fails the account encryption key
+// of every account, as if its customer-managed key were revoked;
+// RevokeScope and DisableScope fail one scope. Keys counts the calls of
+// Key, not of CheckScope, which works while keys are revoked.
 type Keys struct {
 	mu      sync.Mutex
-	keys    map[string][]byte
+	keys    map[scopeID][]byte
+	scopes  map[scopeID]*scopeState // the named scopes
 	revoked bool
 	calls   int
+}
+
+type scopeID struct{ account, scope string }
+
+type scopeState struct {
+	disabled, revoked bool
 }
 
 var _ blob.Keys = (*Keys)(nil)
@@ -38,48 +49,117 @@ func ErrRevoked() error {
 		WithReason(blob.ReasonKeyVaultEncryptionKeyNotFound)
 }
 
-// AccountKey returns the account's key, or ErrRevoked while revoked.
-func (k *Keys) AccountKey(_ context.Context, account string) ([]byte, error) {
+// ErrNoScope is the error that Keys returns for a scope the account does
+// not have.
+func ErrNoScope(scope string) error {
+	return tresor.Errorf(tresor.Invalid, "The encryption scope %s does not exist.", scope).WithReason(blob.ReasonInvalidHeaderValue)
+}
+
+// ErrScopeDisabled is the error that Keys returns for a disabled scope.
+func ErrScopeDisabled(scope string) error {
+	return tresor.Errorf(tresor.Forbidden, "The encryption scope %s is disabled.", scope).WithReason(blob.ReasonAuthorizationFailure)
+}
+
+// AddScope adds an enabled scope to account, with a new random key.
+func (k *Keys) AddScope(account, scope string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.scopes == nil {
+		k.scopes = make(map[scopeID]*scopeState)
+	}
+	k.scopes[scopeID{account, scope}] = &scopeState{}
+	k.keyLocked(scopeID{account, scope})
+}
+
+// DisableScope disables (true) or enables (false) a scope that AddScope
+// added.
+func (k *Keys) DisableScope(account, scope string, disabled bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.scopes[scopeID{account, scope}].disabled = disabled
+}
+
+// RevokeScope makes the key of a scope that AddScope added fail (true), as
+// if its customer-managed key were revoked, or work again (false).
+func (k *Keys) RevokeScope(account, scope string, revoked bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.scopes[scopeID{account, scope}].revoked = revoked
+}
+
+// check returns the error of a scope's key, revocation aside, with k.mu
+// held, and whether the key is revoked.
+func (k *Keys) check(id scopeID) (revoked bool, err error) {
+	if id.scope == "" {
+		return k.revoked, nil
+	}
+	st, ok := k.scopes[id]
+	switch {
+	case !ok:
+		return false, ErrNoScope(id.scope)
+	case st.disabled:
+		return false, ErrScopeDisabled(id.scope)
+	}
+	return st.revoked, nil
+}
+
+// Key returns the key of a scope of the account: ErrNoScope for a scope
+// that AddScope did not add, ErrScopeDisabled while it is disabled,
+// ErrRevoked while it is revoked.
+func (k *Keys) Key(_ context.Context, account, scope string) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.calls++
-	if k.revoked {
+	id := scopeID{account, scope}
+	revoked, err := k.check(id)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
 		return nil, ErrRevoked()
 	}
+	return k.keyLocked(id), nil
+}
+
+// CheckScope returns Key's errors but ErrRevoked.
+func (k *Keys) CheckScope(_ context.Context, account, scope string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, err := k.check(scopeID{account, scope})
+	return err
+}
+
+// keyLocked returns a scope's key, making it if needed, with k.mu held.
+func (k *Keys) keyLocked(id scopeID) []byte {
 	if k.keys == nil {
-		k.keys = make(map[string][]byte)
+		k.keys = make(map[scopeID][]byte)
 	}
-	key, ok := k.keys[account]
+	key, ok := k.keys[id]
 	if !ok {
 		key = make([]byte, blob.AccountKeySize)
 		rand.Read(key)
-		k.keys[account] = key
+		k.keys[id] = key
 	}
-	return key, nil
-}
-
-// Key returns the account's key, making it if needed, even while revoked.
-func (k *Keys) Key(account string) []byte {
-	k.mu.Lock()
-	revoked := k.revoked
-	k.revoked = false
-	k.mu.Unlock()
-	key, _ := k.AccountKey(context.Background(), account)
-	k.mu.Lock()
-	k.revoked = revoked
-	k.calls--
-	k.mu.Unlock()
 	return key
 }
 
-// Revoke makes AccountKey fail (true) or work again (false).
+// KeyOf returns the key of a scope of the account ("" is the account
+// encryption key), making it if needed, even while revoked or disabled.
+func (k *Keys) KeyOf(account, scope string) []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.keyLocked(scopeID{account, scope})
+}
+
+// Revoke makes the account encryption key fail (true) or work again
+// (false).
 func (k *Keys) Revoke(revoked bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.revoked = revoked
 }
 
-// Calls returns the number of AccountKey calls so far and resets it.
+// Calls returns the number of Key calls so far and resets it.
 func (k *Keys) Calls() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
