@@ -127,3 +127,31 @@ func TestJSSDK(t *testing.T) {
 		t.Errorf("with the key revoked (-want +got):\n%s", diff)
 	}
 }
+
+// TestJSSDKEncryptionScopes drives encryption scopes through the
+// unmodified @azure/storage-blob client: a container with a default scope
+// and override denied, block uploads in a named scope, the scope in
+// responses, properties and listings, and the refusals. Skipped as
+// TestJSSDK is.
+func TestJSSDKEncryptionScopes(t *testing.T) {
+	s := newServer(t)
+	s.Keys.AddScope(testAccount, "sa")
+	s.Keys.AddScope(testAccount, "sb")
+	var got map[string]any
+	runNode(t, s, "scopes", &got)
+	want := map[string]any{
+		"containerScope":       "sa true",
+		"listedContainerScope": "sa true",
+		"uploadScope":          "sa",
+		"override":             "403 RequestForbiddenByContainerEncryptionPolicy",
+		"stageScope":           "sb",
+		"commitScope":          "sb",
+		"propertiesScope":      "sb",
+		"downloaded":           "staged in sb",
+		"mismatch":             "409 BlobCustomerSpecifiedEncryptionMismatch",
+		"listed":               []any{"blocks=sb", "plain=none"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("encryption scopes through the JS SDK (-want +got):\n%s", diff)
+	}
+}

@@ -1,7 +1,8 @@
 // Drives the unmodified @azure/storage-blob client against the Go test's
 // Blob server (BLOB_URL, path style) with Shared Key and prints what it saw
 // as JSON. With MODE=revoked it runs operations while the account key is
-// revoked and prints their error codes.
+// revoked and prints their error codes; with MODE=scopes it uses the
+// encryption scopes sa and sb.
 "use strict";
 const {
   BlobServiceClient,
@@ -41,6 +42,33 @@ async function main() {
     out.list = await code(c.listBlobsFlat().byPage().next());
     out.listMetadata = await code(c.listBlobsFlat({ includeMetadata: true }).byPage().next());
     out.containerProperties = await code(c.getProperties());
+    console.log(JSON.stringify(out));
+    return;
+  }
+
+  if (MODE === "scopes") {
+    const sc = service.getContainerClient("jsscoped");
+    await sc.create({ containerEncryptionScope: { defaultEncryptionScope: "sa", preventEncryptionScopeOverride: true } });
+    const cp = await sc.getProperties();
+    out.containerScope = `${cp.defaultEncryptionScope} ${cp.denyEncryptionScopeOverride}`;
+    for await (const it of service.listContainers({ prefix: "jsscoped" })) {
+      out.listedContainerScope = `${it.properties.defaultEncryptionScope} ${it.properties.preventEncryptionScopeOverride}`;
+    }
+    out.uploadScope = (await sc.getBlockBlobClient("a").upload("in sa", 5)).encryptionScope;
+    out.override = await code(sc.getBlockBlobClient("b").upload("x", 1, { encryptionScope: "sb" }));
+
+    const oc = service.getContainerClient("jsopen");
+    await oc.create();
+    const bb = oc.getBlockBlobClient("blocks");
+    const id = Buffer.from("block-0").toString("base64");
+    out.stageScope = (await bb.stageBlock(id, "staged in sb", 12, { encryptionScope: "sb" })).encryptionScope;
+    out.commitScope = (await bb.commitBlockList([id], { encryptionScope: "sb" })).encryptionScope;
+    out.propertiesScope = (await bb.getProperties()).encryptionScope;
+    out.downloaded = (await bb.downloadToBuffer()).toString();
+    out.mismatch = await code(bb.setMetadata({ a: "b" }, { encryptionScope: "sa" }));
+    await oc.getBlockBlobClient("plain").upload("x", 1);
+    out.listed = [];
+    for await (const it of oc.listBlobsFlat()) out.listed.push(`${it.name}=${it.properties.encryptionScope ?? "none"}`);
     console.log(JSON.stringify(out));
     return;
   }
