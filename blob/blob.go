@@ -169,20 +169,25 @@ type EncryptionPolicy struct {
 // (x-ms-encryption-scope). The zero ScopeRequest names none: the write uses
 // its container's default scope, or the blob's own.
 type ScopeRequest struct {
-	Scope string // "" is the account encryption key
+	Scope string // "" (or AccountScope) is the account encryption key
 	Given bool
 }
 
 // RequestScope returns the ScopeRequest of an x-ms-encryption-scope value:
 // none for "", the account encryption key for AccountScope.
 func RequestScope(v string) ScopeRequest {
-	switch v {
-	case "":
+	if v == "" {
 		return ScopeRequest{}
-	case AccountScope:
-		return ScopeRequest{Given: true}
 	}
-	return ScopeRequest{Scope: v, Given: true}
+	return ScopeRequest{Scope: normScope(v), Given: true}
+}
+
+// normScope returns scope with the account encryption key as "".
+func normScope(scope string) string {
+	if scope == AccountScope {
+		return ""
+	}
+	return scope
 }
 
 // BlobType is a blob's kind.

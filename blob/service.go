@@ -93,11 +93,12 @@ func writeScope(c Container, r ScopeRequest) (string, error) {
 	if !r.Given {
 		return c.DefaultEncryptionScope, nil
 	}
-	if c.DenyEncryptionScopeOverride && r.Scope != c.DefaultEncryptionScope {
+	scope := normScope(r.Scope)
+	if c.DenyEncryptionScopeOverride && scope != c.DefaultEncryptionScope {
 		return "", tresor.Errorf(tresor.Forbidden, "The request is forbidden by the container encryption policy.").
 			WithReason(ReasonForbiddenByEncryptionPolicy)
 	}
-	return r.Scope, nil
+	return scope, nil
 }
 
 // checkBlobScope refuses a write in place to blob b (Set Blob Metadata,
@@ -105,7 +106,7 @@ func writeScope(c Container, r ScopeRequest) (string, error) {
 // (BlobCustomerSpecifiedEncryptionMismatch): such writes keep the blob's
 // scope.
 func checkBlobScope(b Blob, r ScopeRequest) error {
-	if r.Given && r.Scope != b.EncryptionScope {
+	if r.Given && normScope(r.Scope) != b.EncryptionScope {
 		return scopeMismatch(b)
 	}
 	return nil
@@ -143,9 +144,7 @@ func (s *Service) CreateContainer(ctx context.Context, account, name string, md 
 	if err != nil {
 		return Container{}, err
 	}
-	if pol.DefaultEncryptionScope == AccountScope {
-		pol.DefaultEncryptionScope = ""
-	}
+	pol.DefaultEncryptionScope = normScope(pol.DefaultEncryptionScope)
 	if err := s.checkScope(ctx, account, pol.DefaultEncryptionScope); err != nil {
 		return Container{}, err
 	}
