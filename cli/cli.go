@@ -70,6 +70,8 @@ Resources (mirror az):
   storage account create|update|show|list|delete -n NAME -g GROUP [--identity-type T --user-identity-id ID --assign-identity]
       [--encryption-key-source Microsoft.Keyvault --encryption-key-vault URI --encryption-key-name K
        --encryption-key-version V --key-vault-user-identity-id ID];  storage account keys list|renew [--key primary]
+  storage account encryption-scope create|update|show|list --account-name A -g GROUP -n NAME
+      [--key-source Microsoft.Storage|Microsoft.KeyVault --key-uri URI] [--state Enabled|Disabled]
   storage container create|list|delete --account-name A [-n NAME] [--auth-mode key|login]
   storage blob upload|download|show|list|delete --account-name A -c CONTAINER [-n NAME -f FILE --overwrite] [--prefix P]
       [--auth-mode key|login] [--account-key K]
@@ -113,6 +115,9 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		}
 		if word(2) == "keys" {
 			return storageAccountCommand{op: "keys " + word(3), out: stdout}, rest(args, 4), nil
+		}
+		if word(2) == "encryption-scope" {
+			return storageScopeCommand{op: word(3), out: stdout}, rest(args, 4), nil
 		}
 		return storageAccountCommand{op: word(2), out: stdout}, rest(args, 3), nil
 	case "eventgrid":

@@ -179,3 +179,30 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// ParseKeyURI reads a key identifier, https://{vault}/keys/{name} or
+// https://{vault}/keys/{name}/{version}, as Azure's keyUri and keyUrl
+// properties spell it. Invalid (KeyVaultKeyNotFound) if it is not one.
+func ParseKeyURI(uri string) (Ref, error) {
+	u, err := url.Parse(uri)
+	if err == nil && u.Scheme == "https" && u.Host != "" && u.RawQuery == "" && u.Fragment == "" {
+		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+		if (len(parts) == 2 || len(parts) == 3) && parts[0] == "keys" && parts[1] != "" && (len(parts) == 2 || parts[2] != "") {
+			ref := Ref{VaultURI: "https://" + u.Host, Name: parts[1]}
+			if len(parts) == 3 {
+				ref.Version = parts[2]
+			}
+			return ref, nil
+		}
+	}
+	return Ref{}, invalid(ReasonKeyNotFound, "The key URI %q is not https://{vault}/keys/{name}[/{version}].", clip(uri))
+}
+
+// URI returns the key identifier of r, versionless if r.Version is empty.
+func (r Ref) URI() string {
+	u := strings.TrimSuffix(r.VaultURI, "/") + "/keys/" + r.Name
+	if r.Version != "" {
+		u += "/" + r.Version
+	}
+	return u
+}

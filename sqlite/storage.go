@@ -210,9 +210,12 @@ func (db *DB) DeleteAccount(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return tresor.Errorf(tresor.NotFound, "storage account %s not found", name)
 		}
-		// The account's blob data goes with it: its containers, and by
-		// cascade their blobs and blocks. The blocks' files are then
+		// The account's scopes and blob data go with it: its containers,
+		// and by cascade their blobs and blocks. The blocks' files are then
 		// orphans, which the blob service's Sweep removes.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM storage_scopes WHERE account = ?`, name); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM blob_containers WHERE account = ?`, name)
 		return err
 	})

@@ -72,14 +72,18 @@ func (s *Service) AccountKey(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ttl := s.KeyCacheTTL
-	if ttl == 0 {
-		ttl = DefaultKeyCacheTTL
-	}
-	if ttl > 0 {
+	if ttl := s.cacheTTL(); ttl > 0 {
 		s.cache.put(id, aek, now.Add(ttl))
 	}
 	return aek, nil
+}
+
+// cacheTTL is how long an unwrapped key may be kept; 0 or less keeps none.
+func (s *Service) cacheTTL() time.Duration {
+	if s.KeyCacheTTL == 0 {
+		return DefaultKeyCacheTTL
+	}
+	return s.KeyCacheTTL
 }
 
 // KeyCheckResult reports what RefreshKeyVersions did.
@@ -124,7 +128,7 @@ func (s *Service) RefreshKeyVersions(ctx context.Context) (KeyCheckResult, error
 			}
 		}
 		if fresh == 0 {
-			return res, nil
+			return res, s.refreshScopes(ctx, now, &res)
 		}
 	}
 }
@@ -190,9 +194,21 @@ func (s *Service) rewrapToNewest(ctx context.Context, a *Account, now time.Time)
 // NextKeyCheck returns when the earliest key-version check is due, or
 // zero: the scheduler's Next.
 func (s *Service) NextKeyCheck(ctx context.Context) (time.Time, error) {
-	due, err := s.Store.DueKeyChecks(ctx, time.Unix(1<<40, 0), 1)
-	if err != nil || len(due) == 0 {
+	far := time.Unix(1<<40, 0)
+	due, err := s.Store.DueKeyChecks(ctx, far, 1)
+	if err != nil {
 		return time.Time{}, err
 	}
-	return due[0].Due, nil
+	scopes, err := s.Store.DueScopeKeyChecks(ctx, far, 1)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var next time.Time
+	if len(due) > 0 {
+		next = due[0].Due
+	}
+	if len(scopes) > 0 && (next.IsZero() || scopes[0].Due.Before(next)) {
+		next = scopes[0].Due
+	}
+	return next, nil
 }

@@ -56,12 +56,23 @@ type Store interface {
 	// Accounts lists a subscription's accounts, or a group's if group is
 	// not empty, ordered by name.
 	Accounts(ctx context.Context, subscriptionID, group string) ([]Account, error)
-	// DeleteAccount removes an account and, in the same transaction, the
-	// data of its services (its blob containers).
+	// DeleteAccount removes an account and, in the same transaction, its
+	// encryption scopes and the data of its services (its blob containers).
 	DeleteAccount(ctx context.Context, name string) error
 	// DueKeyChecks returns up to max accounts whose NextKeyCheck is at or
 	// before now, earliest first; its cost grows with those returned.
 	DueKeyChecks(ctx context.Context, now time.Time, max int) ([]DueKeyCheck, error)
+
+	// PutScope inserts or replaces the scope sc.Name of account sc.Account.
+	PutScope(ctx context.Context, sc Scope) error
+	// Scope returns a scope of an account; NotFound if it has none of that
+	// name.
+	Scope(ctx context.Context, account, name string) (Scope, error)
+	// Scopes lists an account's scopes, ordered by name.
+	Scopes(ctx context.Context, account string) ([]Scope, error)
+	// DueScopeKeyChecks returns up to max scopes whose NextKeyCheck is at
+	// or before now, earliest first.
+	DueScopeKeyChecks(ctx context.Context, now time.Time, max int) ([]DueScopeKeyCheck, error)
 }
 
 // DueKeyCheck names an account due to look for a new key version.

@@ -7,10 +7,9 @@
 // environment.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import https from "node:https";
 import { KeyClient } from "@azure/keyvault-keys";
 import { isSystemEvent } from "@azure/eventgrid";
-import { agent, credential, env, unique, waitFor, webhook, eventGrid } from "./tresor.js";
+import { agent, arm, credential, env, unique, waitFor, webhook, eventGrid } from "./tresor.js";
 
 const keys = new KeyClient(env("TRESOR_TEST_VAULT_URL"), credential, { agent });
 const hsmKeys = new KeyClient(env("TRESOR_TEST_HSM_URL"), credential, { agent });
@@ -48,29 +47,12 @@ const add = (t, years, months, days) =>
   new Date(Date.UTC(t.getUTCFullYear() + years, t.getUTCMonth() + months, t.getUTCDate() + days,
     t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds(), t.getUTCMilliseconds()));
 
-// clock calls tresor's clock API on the ARM endpoint with the
-// administrator's ARM token, as 'tresor clock' does: GET /tresor/clock
-// without a body, POST /tresor/clock/advance with one. It returns the
-// clock's time.
+// clock calls tresor's clock API on the ARM endpoint, as 'tresor clock'
+// does: GET /tresor/clock without a body, POST /tresor/clock/advance with
+// one. It returns the clock's time.
 async function clock(body) {
-  const { token } = await credential.getToken(`${env("TRESOR_ARM_AUDIENCE")}/.default`);
-  const url = new URL(env("TRESOR_ARM_ENDPOINT") + (body ? "/tresor/clock/advance" : "/tresor/clock"));
-  const res = await new Promise((resolve, reject) => {
-    const req = https.request(url, {
-      method: body ? "POST" : "GET",
-      agent,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk) => (text += chunk));
-      res.on("end", () => resolve({ status: res.statusCode, text }));
-    });
-    req.on("error", reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-  assert.equal(res.status, 200, `clock ${JSON.stringify(body ?? {})}: ${res.text}`);
-  return new Date(JSON.parse(res.text).now);
+  const res = body ? await arm("POST", "/tresor/clock/advance", body) : await arm("GET", "/tresor/clock");
+  return new Date(res.now);
 }
 
 for (const [kind, client, withNotify] of [["Key Vault", keys, true], ["Managed HSM", hsmKeys, false]]) {

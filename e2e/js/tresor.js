@@ -63,12 +63,44 @@ export async function webhook() {
   return hook;
 }
 
+// armOptions point an @azure/arm-* client at tresor's ARM. Older clients
+// (@azure/core-client) read the token scope from credentialScopes, newer
+// ones (@azure-rest/core-client) from credentials.scopes; each ignores the
+// other.
+export const armOptions = () => {
+  const scopes = [`${env("TRESOR_ARM_AUDIENCE")}/.default`];
+  return { endpoint: env("TRESOR_ARM_ENDPOINT"), credentialScopes: scopes, credentials: { scopes }, agent };
+};
+
 // eventGrid returns an @azure/arm-eventgrid client for tresor's ARM.
 export async function eventGrid() {
   const { EventGridManagementClient } = await import("@azure/arm-eventgrid");
-  return new EventGridManagementClient(credential, env("AZURE_SUBSCRIPTION_ID"), {
-    endpoint: env("TRESOR_ARM_ENDPOINT"),
-    credentialScopes: [`${env("TRESOR_ARM_AUDIENCE")}/.default`],
-    agent,
+  return new EventGridManagementClient(credential, env("AZURE_SUBSCRIPTION_ID"), armOptions());
+}
+
+// arm sends a request to tresor's ARM with the administrator's ARM token,
+// for what no installed client covers (resource groups, tresor's clock
+// API), and returns the status and the parsed body. It refuses any status
+// but 200 and 201.
+export async function arm(method, path, body) {
+  const { token } = await credential.getToken(`${env("TRESOR_ARM_AUDIENCE")}/.default`);
+  const url = new URL(env("TRESOR_ARM_ENDPOINT") + path);
+  const res = await new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      method,
+      agent,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode, text }));
+    });
+    req.on("error", reject);
+    req.end(body ? JSON.stringify(body) : undefined);
   });
+  if (res.status !== 200 && res.status !== 201) {
+    throw new Error(`${method} ${path} = ${res.status}: ${res.text}`);
+  }
+  return JSON.parse(res.text || "null");
 }

@@ -44,6 +44,11 @@ func (p *Provider) Routes() []armhttp.Route {
 		{Pattern: "DELETE " + one, Handler: p.delete},
 		{Pattern: "POST " + one + "/listKeys", Handler: p.listKeys},
 		{Pattern: "POST " + one + "/regenerateKey", Handler: p.regenerateKey},
+		// Encryption scopes cannot be deleted, only disabled.
+		{Pattern: "PUT " + one + "/encryptionScopes/{scopeName}", Timeout: slow, Handler: p.putScope},
+		{Pattern: "PATCH " + one + "/encryptionScopes/{scopeName}", Timeout: slow, Handler: p.patchScope},
+		{Pattern: "GET " + one + "/encryptionScopes/{scopeName}", Handler: p.getScope},
+		{Pattern: "GET " + one + "/encryptionScopes", Handler: p.listScopes},
 		{Pattern: "GET " + group + "/storageAccounts", Handler: p.list},
 		{Pattern: "GET " + sub + "/storageAccounts", Handler: p.list},
 		{Pattern: "POST " + sub + "/checkNameAvailability", Handler: p.checkNameAvailability},
