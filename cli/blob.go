@@ -12,7 +12,6 @@ import (
 	"github.com/tresorkms/tresor/blob/blobfs"
 	"github.com/tresorkms/tresor/blob/blobhttp"
 	"github.com/tresorkms/tresor/scheduler"
-	"github.com/tresorkms/tresor/storage"
 )
 
 // storageAudience is the token audience of Azure Storage's data planes,
@@ -20,15 +19,15 @@ import (
 const storageAudience = "https://storage.azure.com"
 
 // openBlobs prepares the Blob data plane of every storage account: blob
-// content in DIR/blobs, encrypted under each account's encryption key,
-// which the storage service unwraps with the account's customer-managed
-// key.
+// content in DIR/blobs, encrypted under the keys of each account's
+// encryption scopes (its account encryption key and the scopes it adds),
+// which the storage service unwraps with their customer-managed keys.
 func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
 	data, err := blobfs.Open(filepath.Join(s.DataDir, "blobs"))
 	if err != nil {
 		return nil, err
 	}
-	s.Blobs = blob.New(s.DB, data, accountOnlyKeys{s.Storage})
+	s.Blobs = blob.New(s.DB, data, s.Storage)
 	s.Blobs.Now = s.Clock.Now
 	s.Blobs.Logger = s.Logger
 	return blobhttp.New(blobhttp.Handler{
@@ -43,31 +42,6 @@ func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
 		Now:    time.Now,
 		Logger: s.Logger,
 	}), nil
-}
-
-// accountOnlyKeys gives the Blob data plane the account encryption key
-// and no other encryption scope.
-//
-// TEMPORARY: storage.Service implements blob.Keys, with the account's
-// encryption scopes, when they land; it then replaces this adapter.
-type accountOnlyKeys struct{ s *storage.Service }
-
-func (k accountOnlyKeys) Key(ctx context.Context, account, scope string) ([]byte, error) {
-	if scope != "" {
-		return nil, noScope(scope)
-	}
-	return k.s.AccountKey(ctx, account)
-}
-
-func (k accountOnlyKeys) CheckScope(_ context.Context, _, scope string) error {
-	if scope != "" {
-		return noScope(scope)
-	}
-	return nil
-}
-
-func noScope(scope string) error {
-	return tresor.Errorf(tresor.Invalid, "The encryption scope %s does not exist.", scope).WithReason(blob.ReasonInvalidHeaderValue)
 }
 
 // blobAccounts gives the Blob API an account's access keys.
