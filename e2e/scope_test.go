@@ -3,12 +3,18 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/tresorkms/tresor/cli"
 	"github.com/tresorkms/tresor/rbac"
@@ -18,6 +24,9 @@ import (
 // EncryptionScopesClient and the CLI: a Microsoft-managed and a
 // customer-managed scope, Azure's refusals, disable and enable, and the
 // daily move of a versionless CMK scope to a rotated key's new version.
+// Through azblob, blobs written in a scope with a key of its own: disabling
+// that key or the scope locks exactly those blobs, the account's others
+// stay readable.
 func TestEncryptionScopes(t *testing.T) {
 	dir := t.TempDir()
 	e := startWith(t, cli.Config{DataDir: dir, Clock: cli.ClockVirtual, StorageKeyCacheTTL: -1})
@@ -107,6 +116,92 @@ func TestEncryptionScopes(t *testing.T) {
 		t.Errorf("cmk-scope after the daily check = %+v, %v; want %s", got.EncryptionScopeProperties.KeyVaultProperties, err, *rotated.Key.KID)
 	}
 
+	// The data plane: a container whose blobs default to a scope with a key
+	// of its own.
+	own, err := f.kv.CreateKey(ctx, "scope-key", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA), KeySize: to.Ptr[int32](2048)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := put("own-key", &armstorage.EncryptionScopeProperties{
+		Source: to.Ptr(armstorage.EncryptionScopeSourceMicrosoftKeyVault), KeyVaultProperties: &armstorage.EncryptionScopeKeyVaultProperties{KeyURI: to.Ptr(string(*own.Key.KID))},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := f.accounts.ListKeys(ctx, "rg-e2e", "stscopes", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azblob.NewSharedKeyCredential("stscopes", *keys.Keys[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(e.env["TRESOR_BLOB_ENDPOINT"]+"/stscopes/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: e.http}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateContainer(ctx, "scoped", &azblob.CreateContainerOptions{CPKScopeInfo: &container.CPKScopeInfo{
+		DefaultEncryptionScope: to.Ptr("own-key"), PreventEncryptionScopeOverride: to.Ptr(true),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateContainer(ctx, "plain", nil); err != nil {
+		t.Fatal(err)
+	}
+	secret := bytes.Repeat([]byte("scoped-content-"), 1000)
+	up, err := c.UploadBuffer(ctx, "scoped", "b", secret, nil)
+	if err != nil || deref(up.EncryptionScope) != "own-key" {
+		t.Fatalf("upload into the scoped container = scope %q, %v", deref(up.EncryptionScope), err)
+	}
+	if _, err := c.UploadBuffer(ctx, "scoped", "x", secret, &azblob.UploadBufferOptions{CPKScopeInfo: &blob.CPKScopeInfo{EncryptionScope: to.Ptr("mm-scope")}}); statusOfBlob(err) != "RequestForbiddenByContainerEncryptionPolicy 403" {
+		t.Errorf("override of a denied container scope = %v", err)
+	}
+	if _, err := c.UploadBuffer(ctx, "plain", "b", secret, nil); err != nil {
+		t.Fatal(err)
+	}
+	readable := func(ctr string) string {
+		t.Helper()
+		r, err := c.DownloadStream(ctx, ctr, "b", nil)
+		if err != nil {
+			return statusOfBlob(err)
+		}
+		defer r.Body.Close()
+		got, err := io.ReadAll(r.Body)
+		if err != nil || !bytes.Equal(got, secret) {
+			t.Fatalf("%s/b: %d bytes, %v", ctr, len(got), err)
+		}
+		return "success"
+	}
+	if a, b := readable("scoped"), readable("plain"); a != "success" || b != "success" {
+		t.Fatalf("reads = %s, %s", a, b)
+	}
+	// The scope's key disabled: its blobs locked, the account's readable.
+	setKey := func(on bool) {
+		t.Helper()
+		if _, err := f.kv.UpdateKey(ctx, "scope-key", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(on)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setKey(false)
+	if a, b := readable("scoped"), readable("plain"); a != "KeyVaultEncryptionKeyNotFound 403" || b != "success" {
+		t.Errorf("with the scope's key disabled: scoped %s, plain %s", a, b)
+	}
+	setKey(true)
+	// The scope disabled through ARM: the same, with AuthorizationFailure.
+	setScope := func(state armstorage.EncryptionScopeState) {
+		t.Helper()
+		if _, err := scopes.Patch(ctx, "rg-e2e", "stscopes", "own-key", armstorage.EncryptionScope{EncryptionScopeProperties: &armstorage.EncryptionScopeProperties{State: to.Ptr(state)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setScope(armstorage.EncryptionScopeStateDisabled)
+	if a, b := readable("scoped"), readable("plain"); a != "AuthorizationFailure 403" || b != "success" {
+		t.Errorf("with the scope disabled: scoped %s, plain %s", a, b)
+	}
+	setScope(armstorage.EncryptionScopeStateEnabled)
+	if a := readable("scoped"); a != "success" {
+		t.Errorf("scope enabled again: %s", a)
+	}
+
 	// The CLI, as az.
 	out := run("storage", "account", "encryption-scope", "create", "--account-name", "stscopes", "-g", "rg-e2e", "-n", "cli-scope",
 		"--key-source", "Microsoft.KeyVault", "--key-uri", keyURI)
@@ -116,7 +211,7 @@ func TestEncryptionScopes(t *testing.T) {
 	if out := run("storage", "account", "encryption-scope", "update", "--account-name", "stscopes", "-g", "rg-e2e", "-n", "cli-scope", "--state", "Disabled"); !strings.Contains(out, `"state": "Disabled"`) {
 		t.Errorf("encryption-scope update printed %s", out)
 	}
-	if out := run("storage", "account", "encryption-scope", "list", "--account-name", "stscopes", "-g", "rg-e2e"); strings.Count(out, `"name"`) != 3 {
+	if out := run("storage", "account", "encryption-scope", "list", "--account-name", "stscopes", "-g", "rg-e2e"); strings.Count(out, `"name"`) != 4 {
 		t.Errorf("encryption-scope list printed %s", out)
 	}
 }
