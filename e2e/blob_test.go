@@ -86,18 +86,11 @@ func TestBlobCMK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := azblob.NewSharedKeyCredential("stblob", *keys.Keys[0].Value)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pathStyle := e.env["TRESOR_BLOB_ENDPOINT"] + "/stblob/"
 	if !strings.HasPrefix(pathStyle, "https://127.0.0.1:") {
 		t.Fatalf("TRESOR_BLOB_ENDPOINT = %q", e.env["TRESOR_BLOB_ENDPOINT"])
 	}
-	shared, err := azblob.NewClientWithSharedKeyCredential(pathStyle, cred, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shared := f.sharedKeyClient(t, "stblob")
 	read := func(c *azblob.Client, name string, want []byte) {
 		t.Helper()
 		if got := azblobtest.Download(t, c, "data", name); !bytes.Equal(got, want) {

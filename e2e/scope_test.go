@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
@@ -127,18 +126,7 @@ func TestEncryptionScopes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := f.accounts.ListKeys(ctx, "rg-e2e", "stscopes", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := azblob.NewSharedKeyCredential("stscopes", *keys.Keys[0].Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := azblob.NewClientWithSharedKeyCredential(e.env["TRESOR_BLOB_ENDPOINT"]+"/stscopes/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: e.http}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.sharedKeyClient(t, "stscopes")
 	if _, err := c.CreateContainer(ctx, "scoped", &azblob.CreateContainerOptions{CPKScopeInfo: &container.CPKScopeInfo{
 		DefaultEncryptionScope: to.Ptr("own-key"), PreventEncryptionScopeOverride: to.Ptr(true),
 	}}); err != nil {

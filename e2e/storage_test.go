@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/cli"
@@ -324,4 +326,25 @@ func (f *cmkFixture) create(name string, p armstorage.AccountCreateParameters) (
 	}
 	res, err := poller.PollUntilDone(ctx, nil)
 	return res.Account, err
+}
+
+// sharedKeyClient is an azblob client for the account's Blob API, path
+// style at TRESOR_BLOB_ENDPOINT, with Shared Key and the first key ARM
+// lists.
+func (f *cmkFixture) sharedKeyClient(t *testing.T, account string) *azblob.Client {
+	t.Helper()
+	keys, err := f.accounts.ListKeys(context.Background(), "rg-e2e", account, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azblob.NewSharedKeyCredential(account, *keys.Keys[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(f.e.env["TRESOR_BLOB_ENDPOINT"]+"/"+account+"/", cred,
+		&azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: f.e.http}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"testing"
 
@@ -17,32 +15,7 @@ import (
 func TestMigrateBlobScopes(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		if name >= "migrations/0021" {
-			break
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(string(body))
-		exec(`INSERT INTO migrations (name, applied_at) VALUES (?, 0)`, name)
-	}
+	raw, exec := oldDatabase(t, path, "0021")
 	exec(`INSERT INTO blob_containers (account, name, etag, created, modified) VALUES ('acct', 'ctr', '0x1', 0, 0)`)
 	exec(`INSERT INTO blob_blobs (id, account, container, name, committed, type, size, etag, created, modified)
 		VALUES (1, 'acct', 'ctr', 'b', 1, 'BlockBlob', 1, '0x2', 0, 0)`)

@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,32 +84,7 @@ func TestIdentityBootstrapReopen(t *testing.T) {
 func TestMigrateApplications(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		if name >= "migrations/0008" {
-			break
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(string(body))
-		exec(`INSERT INTO migrations (name, applied_at) VALUES (?, 0)`, name)
-	}
+	raw, exec := oldDatabase(t, path, "0008")
 	const (
 		tenant   = "00000000-0000-4000-8000-000000000001"
 		objectID = "00000000-0000-4000-8000-000000000002"

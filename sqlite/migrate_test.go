@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"path/filepath"
 	"testing"
 
@@ -16,25 +17,7 @@ import (
 func TestMigrateKeyNamesNocase(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	for _, name := range []string{"0000_init.sql", "0001_keyvault.sql", "0002_identity.sql", "0003_arm.sql"} {
-		body, err := migrations.ReadFile("migrations/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(string(body))
-		exec(`INSERT INTO migrations (name, applied_at) VALUES (?, 0)`, "migrations/"+name)
-	}
+	raw, exec := oldDatabase(t, path, "0004")
 	exec(`INSERT INTO vaults (id, kind, name, name_key, soft_delete, retention_days, purge_protection, rbac,
 		enabled_for_deployment, enabled_for_disk_encryption, enabled_for_template_deployment, created, updated)
 		VALUES ('v1', 'vault', 'kv', 'kv', 1, 90, 0, 0, 0, 0, 0, 0, 0)`)
@@ -86,4 +69,40 @@ func TestMigrateKeyNamesNocase(t *testing.T) {
 	if err := db.read.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM keys) + (SELECT COUNT(*) FROM key_versions)`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("rows left after PurgeVault = %d, %v; want 0", n, err)
 	}
+}
+
+// oldDatabase creates a database at path as the migrations before the one
+// named before (such as "0008") left it, and returns it with a function
+// that runs a statement on it or fails t. The caller closes it, then opens
+// path with Open to run the remaining migrations.
+func oldDatabase(t *testing.T, path, before string) (*sql.DB, func(q string, args ...any)) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.ExecContext(context.Background(), q, args...); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if name >= "migrations/"+before {
+			break
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(body))
+		exec(`INSERT INTO migrations (name, applied_at) VALUES (?, 0)`, name)
+	}
+	return raw, exec
 }

@@ -49,19 +49,7 @@ func mustCreate(tb testing.TB, c *azblob.Client, name string) {
 	}
 }
 
-func download(tb testing.TB, c *azblob.Client, ctr, name string) []byte {
-	tb.Helper()
-	r, err := c.DownloadStream(ctx, ctr, name, nil)
-	if err != nil {
-		tb.Fatalf("DownloadStream(%s/%s) = %v", ctr, name, err)
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
+var download = azblobtest.Download
 
 func ptrMap(m map[string]*string) map[string]string {
 	out := map[string]string{}

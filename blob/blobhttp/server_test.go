@@ -3,7 +3,6 @@ package blobhttp
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/blob/blobauth"
 	"github.com/tresorkms/tresor/blob/blobtest"
+	"github.com/tresorkms/tresor/blob/blobtest/azblobtest"
 )
 
 const (
@@ -141,16 +141,7 @@ func (s *server) hostStyleOptions() *azblob.ClientOptions {
 
 // errorCode returns the Storage error code of an azblob error, and its
 // status.
-func errorCode(err error) (string, int) {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.ErrorCode, re.StatusCode
-	}
-	if err == nil {
-		return "", 0
-	}
-	return "not a response error: " + err.Error(), 0
-}
+var errorCode = azblobtest.ErrorCode
 
 // tokenCredential gives the bearer token "token".
 type tokenCredential struct{}
