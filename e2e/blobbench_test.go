@@ -3,15 +3,23 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"math/big"
+	mathrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +43,10 @@ import (
 var (
 	azuriteBin      = flag.String("azurite", "", "path of the azurite-blob command for BenchmarkBlobAzurite")
 	azuriteInMemory = flag.Bool("azurite-inmemory", false, "run Azurite with --inMemoryPersistence instead of its default, loki and extent files on disk")
+	azuriteHTTPS    = flag.Bool("azurite-https", false, "serve Azurite over HTTPS, with a certificate the benchmark makes, as tresor is served")
+	// Azure Storage speaks HTTP/1.1 only; against tresor, Go's client
+	// negotiates HTTP/2 unless told not to.
+	blobBenchHTTP1 = flag.Bool("blobbench-http1", false, "BenchmarkBlobAzurite's client speaks HTTP/1.1 only, to tresor too")
 	// In process, -cpuprofile covers the server, and the srv- metrics
 	// count the client too.
 	blobBenchInProcess = flag.Bool("blobbench-inprocess", false, "run BenchmarkBlobAzurite's tresor in the test process rather than as its own")
@@ -54,7 +66,9 @@ const (
 // TRESOR_BLOB_ENDPOINT/{account} over HTTPS with Shared Key, in two
 // accounts made through ARM: one with Microsoft-managed keys (MMK) and one
 // with a customer-managed RSA-3072 key in a vault (CMK). Azurite is
-// started by the benchmark, over plain HTTP.
+// started by the benchmark, over plain HTTP (-azurite-https: over HTTPS).
+// The client negotiates HTTP/2 with tresor, as Go's does by default
+// (-blobbench-http1: HTTP/1.1, as with Azure Storage and Azurite).
 //
 // The rows:
 //   - 1KiB/Upload: 10,000 blobs of 1 KiB, UploadBuffer (one Put Blob), 16
@@ -88,8 +102,9 @@ func BenchmarkBlobAzurite(b *testing.B) {
 		e, p = startProcess(b, nil, nil, "--blob-addr", "127.0.0.1:0")
 		pid = p.Pid
 	}
-	targets := []*blobTarget{startAzurite(b, bin, e)}
-	targets = append(targets, tresorTargets(b, e, pid)...)
+	hc, azurite := benchHTTPClient(b, e)
+	targets := []*blobTarget{startAzurite(b, bin, hc, azurite)}
+	targets = append(targets, tresorTargets(b, e, pid, hc)...)
 
 	small := randomBytes(1, 1<<10)
 	large := randomBytes(2, 256<<20)
@@ -176,12 +191,8 @@ func BenchmarkBlobAzurite(b *testing.B) {
 		}},
 	}
 	// Targets take turns within a row, so that a change in the machine's
-	// load falls on all of them alike, and the order rotates from one
-	// -count run to the next: the first target of a row measured faster
-	// than the ones after it.
-	rotation := blobBenchRuns % len(targets)
-	blobBenchRuns++
-	targets = slices.Concat(targets[rotation:], targets[:rotation])
+	// speed falls on all of them alike. (-count repeats each row and
+	// target in a row: run the benchmark several times instead.)
 	for _, row := range rows {
 		for _, t := range targets {
 			b.Run(row.name+"/"+t.name, func(b *testing.B) {
@@ -207,9 +218,6 @@ func BenchmarkBlobAzurite(b *testing.B) {
 	}
 }
 
-// blobBenchRuns counts the runs of BenchmarkBlobAzurite in this process.
-var blobBenchRuns int
-
 // A blobTarget is a Blob endpoint under test, with a container "bench",
 // and the process that serves it.
 type blobTarget struct {
@@ -224,7 +232,7 @@ type blobTarget struct {
 // tresorTargets creates two accounts through ARM, one with Microsoft-
 // managed keys and one with a customer-managed key, and returns clients
 // for them through the path-style Blob endpoint, with Shared Key.
-func tresorTargets(b *testing.B, e *env, pid int) []*blobTarget {
+func tresorTargets(b *testing.B, e *env, pid int, hc *http.Client) []*blobTarget {
 	ctx := context.Background()
 	f := newCMKFixture(b, e)
 	f.assign(b, f.vaultID, rbac.KeyVaultCryptoServiceEncUser, f.miPrincipal)
@@ -247,21 +255,21 @@ func tresorTargets(b *testing.B, e *env, pid int) []*blobTarget {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := blobClient(b, e, e.env["TRESOR_BLOB_ENDPOINT"]+"/"+a.account+"/", a.account, *keys.Keys[0].Value)
+		c := blobClient(b, hc, e.env["TRESOR_BLOB_ENDPOINT"]+"/"+a.account+"/", a.account, *keys.Keys[0].Value)
 		out = append(out, &blobTarget{name: a.name, c: c, pid: pid})
 	}
 	return out
 }
 
 // blobClient returns an azblob client with Shared Key and default options
-// but for the transport, e's http.Client, which every target shares. It
-// creates the container "bench".
-func blobClient(b *testing.B, e *env, url, account, key string) *azblob.Client {
+// but for the transport, hc, which every target shares. It creates the
+// container "bench".
+func blobClient(b *testing.B, hc *http.Client, url, account, key string) *azblob.Client {
 	cred, err := azblob.NewSharedKeyCredential(account, key)
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := azblob.NewClientWithSharedKeyCredential(url, cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: e.http}})
+	c, err := azblob.NewClientWithSharedKeyCredential(url, cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: hc}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -289,9 +297,50 @@ func findAzurite(b *testing.B) string {
 	return ""
 }
 
+// benchHTTPClient returns the http.Client of every target: e's, which
+// trusts tresor's CA, trusting also the certificate it makes for Azurite
+// with -azurite-https, which it returns (nil without), and speaking
+// HTTP/1.1 only with -blobbench-http1.
+func benchHTTPClient(b *testing.B, e *env) (*http.Client, *tls.Certificate) {
+	tr := e.http.Transport.(*http.Transport).Clone()
+	var cert *tls.Certificate
+	if *azuriteHTTPS {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "azurite"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(der)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cert = &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+		tr.TLSClientConfig.RootCAs = tr.TLSClientConfig.RootCAs.Clone()
+		tr.TLSClientConfig.RootCAs.AddCert(leaf)
+	}
+	if *blobBenchHTTP1 {
+		tr.ForceAttemptHTTP2 = false
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+		tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	}
+	return &http.Client{Transport: tr}, cert
+}
+
 // startAzurite runs Azurite's Blob service on a free loopback port, with
-// its data in a temporary directory, until the benchmark ends.
-func startAzurite(b *testing.B, bin string, e *env) *blobTarget {
+// its data in a temporary directory, until the benchmark ends; over
+// HTTPS with cert if it is not nil.
+func startAzurite(b *testing.B, bin string, hc *http.Client, cert *tls.Certificate) *blobTarget {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -303,6 +352,19 @@ func startAzurite(b *testing.B, bin string, e *env) *blobTarget {
 		"--blobHost", "127.0.0.1", "--blobPort", port, "--location", b.TempDir()}
 	if *azuriteInMemory {
 		args = append(args, "--inMemoryPersistence")
+	}
+	scheme := "http"
+	if cert != nil {
+		dir := b.TempDir()
+		pkcs8, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+		if err != nil {
+			b.Fatal(err)
+		}
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		must(b, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600))
+		must(b, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600))
+		args = append(args, "--cert", certFile, "--key", keyFile)
+		scheme = "https"
 	}
 	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
@@ -325,7 +387,7 @@ func startAzurite(b *testing.B, bin string, e *env) *blobTarget {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	c := blobClient(b, e, "http://"+addr+"/"+azuriteAccount+"/", azuriteAccount, azuriteKey)
+	c := blobClient(b, hc, scheme+"://"+addr+"/"+azuriteAccount+"/", azuriteAccount, azuriteKey)
 	return &blobTarget{name: "Azurite", c: c, pid: cmd.Process.Pid}
 }
 
@@ -369,7 +431,7 @@ func randomBytes(seed uint64, n int) []byte {
 	var s [32]byte
 	s[0] = byte(seed)
 	buf := make([]byte, n)
-	rand.NewChaCha8(s).Read(buf)
+	mathrand.NewChaCha8(s).Read(buf)
 	return buf
 }
 
