@@ -148,10 +148,10 @@ func BenchmarkBlobAzurite(b *testing.B) {
 		size  int64
 		// op returns one operation over the row's blobs; it may prepare
 		// (such as upload what a download reads) before it returns.
-		op func(t *blobTarget) func() error
+		op func(b *testing.B, t *blobTarget) func() error
 	}{
-		{"1KiB/Upload", smallN, 1 << 10, smallUpload},
-		{"1KiB/Download", smallN, 1 << 10, func(t *blobTarget) func() error {
+		{"1KiB/Upload", smallN, 1 << 10, func(_ *testing.B, t *blobTarget) func() error { return smallUpload(t) }},
+		{"1KiB/Download", smallN, 1 << 10, func(b *testing.B, t *blobTarget) func() error {
 			if t.small == "" {
 				must(b, smallUpload(t)())
 			}
@@ -171,11 +171,11 @@ func BenchmarkBlobAzurite(b *testing.B) {
 				})
 			}
 		}},
-		{"256MiB/Upload", largeN, 256 << 20, func(t *blobTarget) func() error { return largeUpload(t, nil) }},
-		{"256MiB/UploadBlocks", largeN, 256 << 20, func(t *blobTarget) func() error {
+		{"256MiB/Upload", largeN, 256 << 20, func(_ *testing.B, t *blobTarget) func() error { return largeUpload(t, nil) }},
+		{"256MiB/UploadBlocks", largeN, 256 << 20, func(_ *testing.B, t *blobTarget) func() error {
 			return largeUpload(t, &azblob.UploadBufferOptions{BlockSize: 8 << 20, Concurrency: 4})
 		}},
-		{"256MiB/Download", largeN, 256 << 20, func(t *blobTarget) func() error {
+		{"256MiB/Download", largeN, 256 << 20, func(b *testing.B, t *blobTarget) func() error {
 			if t.large == "" {
 				must(b, largeUpload(t, nil)())
 			}
@@ -204,7 +204,7 @@ func BenchmarkBlobAzurite(b *testing.B) {
 	for _, row := range rows {
 		for _, t := range targets {
 			b.Run(row.name+"/"+t.name, func(b *testing.B) {
-				op := row.op(t)
+				op := row.op(b, t)
 				// Each starts with no dirty pages left by the one before.
 				syscall.Sync()
 				b.SetBytes(int64(row.blobs) * row.size)
@@ -215,7 +215,7 @@ func BenchmarkBlobAzurite(b *testing.B) {
 						b.Fatal(err)
 					}
 					if strings.Contains(row.name, "Upload") {
-						op = row.op(t) // the next iteration writes new blobs
+						op = row.op(b, t) // the next iteration writes new blobs
 					}
 				}
 				b.ReportMetric(float64(row.blobs*b.N)/b.Elapsed().Seconds(), "blobs/s")
@@ -357,9 +357,11 @@ func startAzurite(b *testing.B, bin string, hc *http.Client, cert *tls.Certifica
 	l.Close()
 	_, port, _ := net.SplitHostPort(addr)
 	args := []string{"--skipApiVersionCheck", "--disableTelemetry", "--silent",
-		"--blobHost", "127.0.0.1", "--blobPort", port, "--location", b.TempDir()}
+		"--blobHost", "127.0.0.1", "--blobPort", port}
 	if *azuriteInMemory {
-		args = append(args, "--inMemoryPersistence")
+		args = append(args, "--inMemoryPersistence") // refused with --location
+	} else {
+		args = append(args, "--location", b.TempDir())
 	}
 	scheme := "http"
 	if cert != nil {
@@ -380,9 +382,11 @@ func startAzurite(b *testing.B, bin string, hc *http.Client, cert *tls.Certifica
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("start Azurite: %v", err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	b.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait() //nolint:errcheck // killed on purpose
+		<-exited
 	})
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		c, err := net.Dial("tcp", addr)
@@ -390,8 +394,14 @@ func startAzurite(b *testing.B, bin string, hc *http.Client, cert *tls.Certifica
 			c.Close()
 			break
 		}
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			b.Fatalf("Azurite exited: %v\n%s", err, stderr.String())
+		default:
+		}
 		if time.Now().After(deadline) {
-			b.Fatalf("Azurite is not listening on %s: %v\n%s", addr, err, stderr.String())
+			b.Fatalf("Azurite is not listening on %s: %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
