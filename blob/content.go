@@ -17,19 +17,24 @@ import (
 // with the metadata in one transaction, with no file to create and sync.
 const InlineMax = ChunkSize
 
-// Batches: a write gathers writeBatch bytes of sealed chunks before it
-// writes them to Data; a read decrypts up to readChunks chunks per read
-// from Data. Both pool their buffers.
+// Batches: a write reads writeBatch bytes of plaintext at a time, seals
+// them and writes them to Data; a read decrypts up to readChunks chunks per
+// read from Data. Both pool their buffers.
 const (
-	writeBatch = 1 << 20
+	writeBatch = 1 << 20 // a multiple of ChunkSize
 	readChunks = 4
 )
 
 var (
-	// writeBuffers hold a chunk of plaintext, then a batch of sealed
-	// chunks, which may overshoot writeBatch by one chunk.
+	// writeBuffers hold two batches of plaintext (one being hashed while
+	// the next is read) and a batch sealed.
 	writeBuffers = sync.Pool{New: func() any {
-		b := make([]byte, ChunkSize+writeBatch+ChunkSize+tagSize)
+		b := make([]byte, 2*writeBatch+writeBatch/ChunkSize*(ChunkSize+tagSize))
+		return &b
+	}}
+	// smallWriteBuffers do the same for a block of one chunk or less.
+	smallWriteBuffers = sync.Pool{New: func() any {
+		b := make([]byte, ChunkSize+ChunkSize+tagSize)
 		return &b
 	}}
 	// readBuffers hold readChunks chunks of plaintext, then the same
@@ -42,8 +47,11 @@ var (
 
 // writeBlock reads size bytes from r, seals them as a new block of the blob
 // at p in k's scope and stores them in Data, or returns them inline if the
-// block is small. If sum is not nil, the plaintext is written to it too.
-// It returns Invalid if r ends early.
+// block is small. If sum is not nil, the plaintext is written to it too:
+// for a block of more than one batch, on another goroutine, so that
+// hashing one batch overlaps with reading, sealing and writing the next
+// (MD5 costs about as much as the rest together). It returns Invalid if r
+// ends early.
 func (s *Service) writeBlock(ctx context.Context, k *scopeKeys, p Path, r io.Reader, size int64, sum hash.Hash) (b Block, err error) {
 	b = Block{Size: size, ChunkSize: ChunkSize, Scope: k.scope}
 	rand.Read(b.ID[:])
@@ -55,11 +63,23 @@ func (s *Service) writeBlock(ctx context.Context, k *scopeKeys, p Path, r io.Rea
 		return Block{}, err
 	}
 
-	bufp := writeBuffers.Get().(*[]byte)
-	defer writeBuffers.Put(bufp)
-	plain := (*bufp)[:ChunkSize]
-	sealed := (*bufp)[ChunkSize:ChunkSize]
+	pool, batch := &smallWriteBuffers, int64(ChunkSize)
+	if size > ChunkSize {
+		pool, batch = &writeBuffers, writeBatch
+	}
+	bufp := pool.Get().(*[]byte)
+	defer pool.Put(bufp)
+	plain := [2][]byte{(*bufp)[:batch], (*bufp)[batch:batch]}
+	if size > ChunkSize {
+		plain[1] = (*bufp)[batch : 2*batch]
+	}
+	sealed := (*bufp)[len(plain[0])+len(plain[1]):][:0]
 
+	var h *asyncHash
+	if sum != nil && size > writeBatch {
+		h = hashAsync(sum)
+		defer h.stop() // before the buffers go back to the pool
+	}
 	var w DataWriter
 	if size > InlineMax {
 		if w, err = s.Data.Create(b.ID); err != nil {
@@ -71,24 +91,33 @@ func (s *Service) writeBlock(ctx context.Context, k *scopeKeys, p Path, r io.Rea
 			}
 		}()
 	}
-	for i, done := int64(0), int64(0); done < size; i++ {
+	for i, done := 0, int64(0); done < size; i++ {
 		if err := ctx.Err(); err != nil {
 			return Block{}, err
 		}
-		n := min(int64(ChunkSize), size-done)
-		if _, err := io.ReadFull(r, plain[:n]); err != nil {
+		n := min(batch, size-done)
+		buf := plain[i%2][:n]
+		if h != nil {
+			h.wait()
+		}
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return Block{}, readError(err, size)
 		}
-		if sum != nil {
-			sum.Write(plain[:n])
+		switch {
+		case h != nil:
+			h.write(buf)
+		case sum != nil:
+			sum.Write(buf)
 		}
-		sealed = c.seal(sealed, plain[:n], i)
+		sealed = sealed[:0]
+		for off := int64(0); off < n; off += ChunkSize {
+			sealed = c.seal(sealed, buf[off:min(off+ChunkSize, n)], (done+off)/ChunkSize)
+		}
 		done += n
-		if w != nil && (len(sealed) >= writeBatch || done == size) {
+		if w != nil {
 			if _, err := w.Write(sealed); err != nil {
 				return Block{}, tresor.Wrap(err, "blob: write block")
 			}
-			sealed = sealed[:0]
 		}
 	}
 	if w == nil {
@@ -98,6 +127,49 @@ func (s *Service) writeBlock(ctx context.Context, k *scopeKeys, p Path, r io.Rea
 	}
 	b.Key = k.wrapKey(p, b, dataKey)
 	return b, nil
+}
+
+// An asyncHash writes batches to a hash on its own goroutine, in order.
+// Two batches may be outstanding: the one being hashed and the next.
+type asyncHash struct {
+	in          chan []byte
+	done        chan struct{} // one batch hashed; closed when in is
+	outstanding int
+}
+
+func hashAsync(h hash.Hash) *asyncHash {
+	a := &asyncHash{in: make(chan []byte, 2), done: make(chan struct{}, 2)}
+	go func() {
+		defer close(a.done)
+		for p := range a.in {
+			h.Write(p)
+			a.done <- struct{}{}
+		}
+	}()
+	return a
+}
+
+// write hands p to the hash; p must not change until wait has returned
+// twice more, or stop once.
+func (a *asyncHash) write(p []byte) {
+	a.in <- p
+	a.outstanding++
+}
+
+// wait waits until the older of two outstanding batches has been hashed,
+// so that its buffer may be reused.
+func (a *asyncHash) wait() {
+	if a.outstanding == 2 {
+		<-a.done
+		a.outstanding--
+	}
+}
+
+// stop waits for every batch to be hashed and ends the goroutine.
+func (a *asyncHash) stop() {
+	close(a.in)
+	for range a.done {
+	}
 }
 
 // readError classifies a failure to read a request body: a body shorter

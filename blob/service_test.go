@@ -138,7 +138,7 @@ func TestPutGetBlob(t *testing.T) {
 	e := blobtest.New(t)
 	mustContainer(t, e, "ctr")
 	const cs = blob.ChunkSize
-	sizes := []int{0, 1, 100, cs - 1, cs, cs + 1, 3*cs + 5, 16 * cs, 16*cs + 1, 40*cs + 333}
+	sizes := []int{0, 1, 100, cs - 1, cs, cs + 1, 3*cs + 5, 16 * cs, 16*cs + 1, 32 * cs, 40*cs + 333}
 	for _, n := range sizes {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			p := path("ctr", fmt.Sprintf("blob-%d", n))
@@ -185,6 +185,7 @@ func TestPutBlobFailuresLeaveNothing(t *testing.T) {
 	e := blobtest.New(t)
 	mustContainer(t, e, "ctr")
 	big := content(1, 3*blob.ChunkSize)
+	huge := content(2, 40*blob.ChunkSize+333) // several batches, hashed on the side
 	p := path("ctr", "b")
 	old := mustPut(t, e, p, big)
 	files := e.Files(t)
@@ -201,6 +202,8 @@ func TestPutBlobFailuresLeaveNothing(t *testing.T) {
 		{"no container", path("nope", "b"), bytes.NewReader(big), int64(len(big)), blob.PutOptions{}, tresor.NotFound, blob.ReasonContainerNotFound},
 		{"short body", p, bytes.NewReader(big[:100]), int64(len(big)), blob.PutOptions{}, tresor.Invalid, blob.ReasonInvalidInput},
 		{"md5 mismatch", p, bytes.NewReader(big), int64(len(big)), blob.PutOptions{ContentMD5: make([]byte, 16)}, tresor.Invalid, blob.ReasonMd5Mismatch},
+		{"short body, several batches", p, bytes.NewReader(huge[:len(huge)-1]), int64(len(huge)), blob.PutOptions{}, tresor.Invalid, blob.ReasonInvalidInput},
+		{"md5 mismatch, several batches", p, bytes.NewReader(huge), int64(len(huge)), blob.PutOptions{ContentMD5: make([]byte, 16)}, tresor.Invalid, blob.ReasonMd5Mismatch},
 		{"if-match fails", p, bytes.NewReader(big), int64(len(big)), blob.PutOptions{Conditions: blob.Conditions{IfMatch: `"0x1"`}}, tresor.PreconditionFailed, blob.ReasonConditionNotMet},
 		{"if-none-match *", p, bytes.NewReader(big), int64(len(big)), blob.PutOptions{Conditions: blob.Conditions{IfNoneMatch: "*"}}, tresor.Conflict, blob.ReasonBlobAlreadyExists},
 		{"create only", p, bytes.NewReader(big), int64(len(big)), blob.PutOptions{CreateOnly: true}, tresor.Forbidden, blob.ReasonAuthorizationPermission},

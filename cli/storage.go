@@ -24,7 +24,7 @@ func (s *Server) openStorage(root []byte, ids *msi.Service, u urls) (*storagehtt
 		return nil, err
 	}
 	keys := &cmk.Keys{Vaults: s.Keys, Locate: s.locateVault, VaultURL: s.vaultURL}
-	s.Storage = storage.NewService(s.DB, ids.ARM, ids, keys, sealer)
+	s.Storage = storage.NewService(storage.Cached(s.DB), ids.ARM, ids, keys, sealer)
 	s.Storage.Now = s.Clock.Now
 	s.Storage.KeyCacheTTL = s.Config.StorageKeyCacheTTL
 	return &storagehttp.Provider{Accounts: s.Storage, BlobURL: func(account string) string {

@@ -77,6 +77,17 @@ func BenchmarkPinned(b *testing.B) {
 // to cpu with GOMAXPROCS=1, until the benchmark ends.
 func startPinned(b *testing.B, taskset string, cpu int) *env {
 	b.Helper()
+	e, _ := startProcess(b, []string{taskset, "-c", strconv.Itoa(cpu)}, []string{"GOMAXPROCS=1"}, "--blob-addr", "")
+	return e
+}
+
+// startProcess builds cmd/tresor and runs "tresor serve" as its own
+// process on a free loopback port, with args added, until the benchmark
+// ends. The command line is prefixed with wrap (such as taskset) and the
+// environment extended with environ. It returns the server's environment
+// and process.
+func startProcess(b *testing.B, wrap, environ []string, args ...string) (*env, *os.Process) {
+	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "tresor")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tresorkms/tresor/cmd/tresor").CombinedOutput(); err != nil {
@@ -91,8 +102,9 @@ func startPinned(b *testing.B, taskset string, cpu int) *env {
 
 	data := filepath.Join(dir, "data")
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, taskset, "-c", strconv.Itoa(cpu), bin, "serve", "--data", data, "--addr", addr, "--blob-addr", "")
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	argv := append(append(wrap, bin, "serve", "--data", data, "--addr", addr), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), environ...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	if testing.Verbose() {
@@ -122,12 +134,17 @@ func startPinned(b *testing.B, taskset string, cpu int) *env {
 	if err != nil {
 		b.Fatal(err)
 	}
+	waitHealthy(b, hc, ce["TRESOR_ARM_ENDPOINT"]+"/healthz")
+	// Serving, so the environment is complete (the Blob endpoint is
+	// added once its listener is open).
+	if ce, err = client.Load(data); err != nil {
+		b.Fatal(err)
+	}
 	cred, err := ce.Credential(hc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	waitHealthy(b, hc, ce["TRESOR_ARM_ENDPOINT"]+"/healthz")
-	return &env{env: ce, http: hc, cred: cred, dir: data, stop: func() {}}
+	return &env{env: ce, http: hc, cred: cred, dir: data, stop: func() {}}, cmd.Process
 }
 
 // pinProcess restricts every thread of this process to cpu, or, with cpu

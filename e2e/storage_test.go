@@ -247,7 +247,7 @@ type cmkFixture struct {
 	assignments       *armauthorization.RoleAssignmentsClient
 }
 
-func newCMKFixture(t *testing.T, e *env) *cmkFixture {
+func newCMKFixture(t testing.TB, e *env) *cmkFixture {
 	t.Helper()
 	ctx := context.Background()
 	sub := e.env["AZURE_SUBSCRIPTION_ID"]
@@ -281,7 +281,7 @@ func newCMKFixture(t *testing.T, e *env) *cmkFixture {
 }
 
 // assign gives principal a built-in role at scope through ARM.
-func (f *cmkFixture) assign(t *testing.T, scope, role, principal string) string {
+func (f *cmkFixture) assign(t testing.TB, scope, role, principal string) string {
 	t.Helper()
 	name := identity.NewGUID()
 	sub := f.e.env["AZURE_SUBSCRIPTION_ID"]

@@ -132,7 +132,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	st, _ := seal.New(root, "storage")
 	f := &fixture{keys: &keys{newest: "v1"}, db: db, ids: ids, sub: sub.ID, tenant: admin.TenantID, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), uami: u.ID().String()}
-	f.svc = storage.NewService(db, armSvc, ids, f.keys, st)
+	// Through the cache, as the server wires it.
+	f.svc = storage.NewService(storage.Cached(db), armSvc, ids, f.keys, st)
 	f.svc.Now = func() time.Time { return f.now }
 	f.svc.KeyCacheTTL = -1
 	return f
@@ -293,5 +294,60 @@ func TestCreateRules(t *testing.T) {
 	raw, err := f.svc.AccessKeys(ctx, "taken1")
 	if err != nil || len(raw) != 2 || len(raw[0]) != 64 {
 		t.Errorf("AccessKeys = %d keys, %v", len(raw), err)
+	}
+}
+
+// TestCachedAccountsSeeWrites checks that the data plane's lookups, served
+// from the account cache, see every change made through the service at
+// once: regenerated access keys, a new key source, a deleted account and
+// one created again under its name.
+func TestCachedAccountsSeeWrites(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, _, err := f.svc.CreateOrUpdate(ctx, f.sub, f.tenant, "rg", "acct1", storage.Spec{Location: "westeurope", Identity: &msi.Spec{UserAssigned: []string{f.uami}}}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := f.svc.AccessKeys(ctx, "acct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RegenerateKey(ctx, f.sub, "rg", "acct1", "key1"); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := f.svc.AccessKeys(ctx, "acct1"); err != nil || bytes.Equal(now[0], old[0]) || !bytes.Equal(now[1], old[1]) {
+		t.Errorf("AccessKeys after regenerating key1: key1 changed %v, key2 kept %v, %v", !bytes.Equal(now[0], old[0]), bytes.Equal(now[1], old[1]), err)
+	}
+
+	aek, err := f.svc.AccountKey(ctx, "acct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Update(ctx, f.sub, "rg", "acct1", storage.Spec{Encryption: f.cmkSpec("").Encryption}); err != nil {
+		t.Fatal(err)
+	}
+	f.keys.take()
+	if k, err := f.svc.AccountKey(ctx, "acct1"); err != nil || !bytes.Equal(k, aek) || f.keys.take()["unwrap"] != 1 {
+		t.Errorf("AccountKey after the switch to a CMK = %x, %v; want the same key, unwrapped with the CMK", k, err)
+	}
+	f.keys.revoked = true
+	if _, err := f.svc.AccountKey(ctx, "acct1"); tresor.ReasonOf(err) != storage.ReasonKeyNotFound {
+		t.Errorf("AccountKey with the CMK revoked = %v; want %s", err, storage.ReasonKeyNotFound)
+	}
+	f.keys.revoked = false
+
+	if ok, err := f.svc.Delete(ctx, f.sub, "rg", "acct1"); !ok || err != nil {
+		t.Fatalf("Delete = %v, %v", ok, err)
+	}
+	if _, err := f.svc.AccessKeys(ctx, "acct1"); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("AccessKeys of a deleted account = %v; want NotFound", err)
+	}
+	if _, err := f.svc.AccountKey(ctx, "acct1"); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("AccountKey of a deleted account = %v; want NotFound", err)
+	}
+	if _, _, err := f.svc.CreateOrUpdate(ctx, f.sub, f.tenant, "rg", "acct1", storage.Spec{Location: "westeurope"}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := f.svc.AccessKeys(ctx, "acct1"); err != nil || bytes.Equal(again[1], old[1]) {
+		t.Errorf("AccessKeys of the account created again = the old account's key2 %v, %v", err == nil && bytes.Equal(again[1], old[1]), err)
 	}
 }

@@ -7,7 +7,9 @@
 // Durability: Commit syncs the file, then its directory (for the new name),
 // so a block is on disk before the Store can refer to it. Removing is not
 // synced: a file that comes back after a crash is garbage, which
-// blob.Service.Sweep removes.
+// blob.Service.Sweep removes. While a large block is written, the kernel is
+// asked to start writing what has been written so far (on Linux), so that
+// the sync at the end waits for little more than the last few megabytes.
 package blobfs
 
 import (
@@ -80,12 +82,27 @@ func (d *Dir) Create(id blob.BlockID) (blob.DataWriter, error) {
 	return &writer{f: f, d: d}, nil
 }
 
+// writebackEvery is how many bytes a writer writes between asking the
+// kernel to start writing them back.
+const writebackEvery = 8 << 20
+
 type writer struct {
 	f *os.File
 	d *Dir
+	// written is the file's size so far; flushed is where the last
+	// writeback started.
+	written, flushed int64
 }
 
-func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w *writer) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if !w.d.NoSync && w.written-w.flushed >= writebackEvery {
+		startWriteback(w.f, w.flushed, w.written-w.flushed)
+		w.flushed = w.written
+	}
+	return n, err
+}
 
 // Commit syncs the file and its directory, and closes the file.
 func (w *writer) Commit() error {
