@@ -237,24 +237,7 @@ func (s *Service) protectScope(ctx context.Context, a Account, sc *Scope, sp Sco
 // account's encryption identity, or from the root key. Forbidden
 // (ReasonKeyNotFound) if the CMK does not unwrap it.
 func (s *Service) openSEK(ctx context.Context, a Account, sc Scope) ([]byte, error) {
-	if sc.SEK.KeyID == "" {
-		sek, err := s.Seal.Open(sc.SEK.Wrapped, sc.sekBinding(a))
-		if err != nil {
-			return nil, tresor.Wrap(err, "storage: open scope key")
-		}
-		return sek, nil
-	}
-	p, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity)
-	if err == nil {
-		var sek []byte
-		if sek, err = s.Keys.Unwrap(ctx, p, sc.SEK.KeyID, sc.SEK.Wrapped); err == nil && len(sek) == 32 {
-			return sek, nil
-		}
-	}
-	return nil, &tresor.Error{
-		Kind: tresor.Forbidden, Reason: ReasonKeyNotFound,
-		Message: "The key vault key is not found to unwrap the encryption key.", Err: err,
-	}
+	return s.openKey(ctx, a, sc.SEK, sc.sekBinding(a))
 }
 
 func (sc Scope) sekBinding(a Account) []byte {

@@ -375,18 +375,27 @@ func (s *Service) protect(ctx context.Context, a *Account, e *EncryptionSpec, ae
 // identity, or from the root key. A CMK that does not unwrap gives
 // Forbidden (ReasonKeyNotFound), whatever the key service's reason.
 func (s *Service) openAEK(ctx context.Context, a Account) ([]byte, error) {
-	if a.AEK.KeyID == "" {
-		aek, err := s.Seal.Open(a.AEK.Wrapped, a.aekBinding())
+	return s.openKey(ctx, a, a.AEK, a.aekBinding())
+}
+
+// openKey opens a key of account a (its AEK or a scope's key): sealed
+// under the root key with binding if k has no KeyID, else unwrapped by the
+// CMK version k.KeyID as a's encryption identity. Forbidden
+// (ReasonKeyNotFound) if the CMK does not unwrap it, whatever the key
+// service's reason.
+func (s *Service) openKey(ctx context.Context, a Account, k WrappedKey, binding []byte) ([]byte, error) {
+	if k.KeyID == "" {
+		key, err := s.Seal.Open(k.Wrapped, binding)
 		if err != nil {
-			return nil, tresor.Wrap(err, "storage: open account key")
+			return nil, tresor.Wrap(err, "storage: open a sealed key")
 		}
-		return aek, nil
+		return key, nil
 	}
 	p, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity)
 	if err == nil {
-		var aek []byte
-		if aek, err = s.Keys.Unwrap(ctx, p, a.AEK.KeyID, a.AEK.Wrapped); err == nil && len(aek) == 32 {
-			return aek, nil
+		var key []byte
+		if key, err = s.Keys.Unwrap(ctx, p, k.KeyID, k.Wrapped); err == nil && len(key) == 32 {
+			return key, nil
 		}
 	}
 	return nil, &tresor.Error{
