@@ -318,6 +318,15 @@ func (t blobTx) blobRow(p blob.Path) (r blobRow, ok bool, err error) {
 	return r, err == nil, err
 }
 
+// committedBlob returns r's blob if r exists and is committed, else nil:
+// what the domain's write callbacks receive as the old blob.
+func (r *blobRow) committedBlob(exists bool) *blob.Blob {
+	if exists && r.committed {
+		return &r.b
+	}
+	return nil
+}
+
 // committedBlob returns the committed blob at p; BlobNotFound if there is
 // none.
 func (t blobTx) committedBlob(p blob.Path) (blobRow, error) {

@@ -106,11 +106,7 @@ func (db *DB) PutBlob(ctx context.Context, p blob.Path, extents []blob.Extent, f
 		if err != nil {
 			return err
 		}
-		var prev *blob.Blob
-		if exists && old.committed {
-			prev = &old.b
-		}
-		if b, err = fn(prev); err != nil {
+		if b, err = fn(old.committedBlob(exists)); err != nil {
 			return err
 		}
 		if exists {
@@ -159,11 +155,7 @@ func (db *DB) StageBlock(ctx context.Context, p blob.Path, name string, blk blob
 		if err != nil {
 			return err
 		}
-		var prev *blob.Blob
-		if exists && r.committed {
-			prev = &r.b
-		}
-		if err := fn(prev); err != nil {
+		if err := fn(r.committedBlob(exists)); err != nil {
 			return err
 		}
 		id := r.id
