@@ -55,6 +55,8 @@ Server:
   audit tail [--data DIR] [-n N]                         print the newest audit records
   clock show | advance P18M | set 2028-01-01T00:00:00Z   a server started with --clock virtual: show or move
                                                          its clock, running all work that becomes due
+  tenant create --display-name N [--out DIR] | list      more tenants, each with its administrator and a subscription;
+                                                         --out writes DIR/tresor.env so that --data DIR acts as its admin
 
 Resources (mirror az):
   group create|show|list|delete
@@ -69,7 +71,7 @@ Resources (mirror az):
   keyvault key rotation-policy show|update --name K (--vault-name V | --hsm-name H) [--value FILE_OR_JSON]
   storage account create|update|show|list|delete -n NAME -g GROUP [--identity-type T --user-identity-id ID --assign-identity]
       [--encryption-key-source Microsoft.Keyvault --encryption-key-vault URI --encryption-key-name K
-       --encryption-key-version V --key-vault-user-identity-id ID];  storage account keys list|renew [--key primary]
+       --encryption-key-version V --key-vault-user-identity-id ID [--key-vault-federated-client-id APPID]];  storage account keys list|renew [--key primary]
   storage account encryption-scope create|update|show|list --account-name A -g GROUP -n NAME
       [--key-source Microsoft.Storage|Microsoft.KeyVault --key-uri URI] [--state Enabled|Disabled]
   storage container create|list|delete --account-name A [-n NAME] [--auth-mode key|login]
@@ -103,6 +105,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return groupCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "clock":
 		return clockCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "tenant":
+		return tenantCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "identity":
 		return identityCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "storage":

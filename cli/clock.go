@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
 // clockCommand moves and shows a virtual clock: 'tresor clock show',
@@ -55,39 +52,14 @@ func (c clockCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, err := cn.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{cn.env["TRESOR_ARM_AUDIENCE"] + "/.default"}})
-	if err != nil {
-		return err
-	}
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, cn.env["TRESOR_ARM_ENDPOINT"]+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := cn.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode == http.StatusNotFound {
+	var out any
+	err = cn.adminAPI(ctx, method, path, body, http.StatusOK, &out)
+	var apiErr *apiError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
 		return fmt.Errorf("clock: the server runs on real time; start it with --clock virtual to move its clock")
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("clock %s: %s: %s", c.op, resp.Status, strings.TrimSpace(string(b)))
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return fmt.Errorf("clock %s: unexpected reply: %s", c.op, b)
+	if err != nil {
+		return fmt.Errorf("clock %s: %w", c.op, err)
 	}
 	return printJSON(c.out, out)
 }

@@ -315,24 +315,7 @@ func (s *Server) Close() error {
 
 // writeEnv writes DIR/tresor.env (mode 0600: it holds the admin secret).
 func (s *Server) writeEnv() error {
-	var b strings.Builder
-	b.WriteString("# tresor client environment; eval \"$(tresor env)\" to use it.\n")
-	for _, k := range []string{
-		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "TRESOR_ADMIN_OBJECT_ID", "AZURE_AUTHORITY_HOST",
-		"AZURE_SUBSCRIPTION_ID", "TRESOR_ARM_ENDPOINT", "TRESOR_ARM_AUDIENCE", "TRESOR_CA_FILE",
-		"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS", "TRESOR_IDENTITY_ENDPOINT", "TRESOR_IDENTITY_HEADER",
-		"TRESOR_GRAPH_ENDPOINT", "TRESOR_GRAPH_AUDIENCE", "TRESOR_BLOB_ENDPOINT",
-	} {
-		if v, ok := s.Env[k]; ok {
-			fmt.Fprintf(&b, "export %s='%s'\n", k, v)
-		}
-	}
-	path := filepath.Join(s.DataDir, "tresor.env")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return s.Env.Write(filepath.Join(s.DataDir, "tresor.env"))
 }
 
 // Resource returns the token audience for a vault or HSM URL: the

@@ -36,6 +36,7 @@ func (c storageAccountCommand) Run(ctx context.Context, args []string) error {
 	keyName := fs.String("encryption-key-name", "", "name of the customer-managed key")
 	keyVersion := fs.String("encryption-key-version", "", "key version; empty follows the newest")
 	keyIdentity := fs.String("key-vault-user-identity-id", "", "resource id of the user-assigned identity that uses the key")
+	federatedClient := fs.String("key-vault-federated-client-id", "", "client id of the multi-tenant application through which the identity uses a key in another tenant")
 	keyName2 := fs.String("key", "primary", "keys renew: primary or secondary")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,8 +72,11 @@ func (c storageAccountCommand) Run(ctx context.Context, args []string) error {
 		if *keyVault != "" || *keyName != "" {
 			enc.KeyVaultProperties = &armstorage.KeyVaultProperties{KeyVaultURI: keyVault, KeyName: keyName, KeyVersion: keyVersion}
 		}
-		if *keyIdentity != "" {
+		if *keyIdentity != "" || *federatedClient != "" {
 			enc.EncryptionIdentity = &armstorage.EncryptionIdentity{EncryptionUserAssignedIdentity: keyIdentity}
+			if *federatedClient != "" {
+				enc.EncryptionIdentity.EncryptionFederatedIdentityClientID = federatedClient
+			}
 		}
 	}
 	switch c.op {

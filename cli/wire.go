@@ -27,6 +27,8 @@ import (
 	"github.com/tresorkms/tresor/pki"
 	"github.com/tresorkms/tresor/rbac"
 	"github.com/tresorkms/tresor/seal"
+	"github.com/tresorkms/tresor/tenancy"
+	"github.com/tresorkms/tresor/tenancy/tenancyhttp"
 )
 
 // system holds the parts of the server around the key service: TLS, the
@@ -37,6 +39,7 @@ type system struct {
 	tokens   http.Handler // the issuer's OAuth and OpenID endpoints
 	arm      http.Handler // the ARM front door
 	graph    http.Handler // the Microsoft Graph subset (applications, service principals)
+	tenants  http.Handler // the tenant admin API (/tresor/tenants)
 
 	adminObjectID string // the bootstrap admin principal
 	root          []byte // the root key, from which each service's sealer derives
@@ -88,6 +91,12 @@ func (sys *system) open(ctx context.Context, s *Server, root []byte, u urls) err
 	subscription, err := sys.openARM(ctx, s, admin.TenantID, u)
 	if err != nil {
 		return err
+	}
+	sys.tenants = &tenancyhttp.Handler{
+		Tenants:      &tenancy.Service{Identity: sys.identity, ARM: &arm.Service{Store: s.DB}, RBAC: s.RBAC},
+		Authenticate: sys.authenticator(u.armAudience),
+		Admin:        admin.ObjectID,
+		Audit:        s.record,
 	}
 	sys.graph = graphhttp.New(graphhttp.Config{
 		Identity:     sys.identity,
@@ -145,9 +154,10 @@ func (sys *system) authenticator(audiences ...string) func(context.Context, stri
 func (sys *system) tlsConfig() *tls.Config { return sys.pki.TLSConfig() }
 
 // control serves the domain itself: the health check, ARM, Microsoft
-// Graph and the token issuer. ARM paths start with /subscriptions or
-// /providers, Graph's with /v1.0; everything else belongs to the issuer,
-// whose paths start with a tenant. Paths are compared cleaned: the ARM
+// Graph, the tenant API and the token issuer. ARM paths start with
+// /subscriptions or /providers, Graph's with /v1.0, the tenant API's with
+// /tresor/tenants; everything else belongs to the issuer, whose paths
+// start with a tenant. Paths are compared cleaned: the ARM
 // SDKs join an endpoint and a scope that starts with "/" into "//".
 func (sys *system) control() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +170,8 @@ func (sys *system) control() http.Handler {
 			sys.arm.ServeHTTP(w, r)
 		case graphhttp.Owns(r):
 			sys.graph.ServeHTTP(w, r)
+		case p == tenancyhttp.Prefix || strings.HasPrefix(p, tenancyhttp.Prefix+"/"):
+			sys.tenants.ServeHTTP(w, r)
 		default:
 			sys.tokens.ServeHTTP(w, r)
 		}

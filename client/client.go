@@ -63,6 +63,32 @@ func Load(dir string) (Env, error) {
 	return e, nil
 }
 
+// fileOrder is the order in which Write puts the variables it knows.
+var fileOrder = []string{
+	"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "TRESOR_ADMIN_OBJECT_ID", "AZURE_AUTHORITY_HOST",
+	"AZURE_SUBSCRIPTION_ID", "TRESOR_ARM_ENDPOINT", "TRESOR_ARM_AUDIENCE", "TRESOR_CA_FILE",
+	"TRESOR_DOMAIN", "TRESOR_ADDR", "NODE_EXTRA_CA_CERTS", "TRESOR_IDENTITY_ENDPOINT", "TRESOR_IDENTITY_HEADER",
+	"TRESOR_GRAPH_ENDPOINT", "TRESOR_GRAPH_AUDIENCE", "TRESOR_BLOB_ENDPOINT",
+}
+
+// Write writes e to path as a tresor.env file that Parse reads and a shell
+// sources, with mode 0600 (it holds a client secret), replacing any file
+// there at once. Variables it does not know are left out.
+func (e Env) Write(path string) error {
+	var b strings.Builder
+	b.WriteString("# tresor client environment; eval \"$(tresor env)\" to use it.\n")
+	for _, k := range fileOrder {
+		if v, ok := e[k]; ok {
+			fmt.Fprintf(&b, "export %s='%s'\n", k, v)
+		}
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 // Parse reads the export lines of a tresor.env file.
 func Parse(b []byte) Env {
 	out := Env{}

@@ -10,6 +10,7 @@ package cmk
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -26,12 +27,22 @@ const (
 	ReasonVaultProtection = "KeyVaultSoftDeleteAndPurgeProtectionRequired"
 	ReasonKeyUnsupported  = "KeyVaultKeyTypeNotSupported"
 	ReasonAccessDenied    = "KeyVaultAccessForbidden"
+	// ReasonTokenNotAcquired: the identity cannot act in the key's tenant
+	// (a vault in another tenant without federation, or a federation
+	// that does not hold).
+	ReasonTokenNotAcquired = "KeyVaultAccessTokenCannotBeAcquired"
 )
 
 // Locate returns the vault kind and name a vault URI names, such as
 // https://v1.vault.example:8443/ for Key Vault v1; ok is false for a URI
 // that names no vault of this installation.
 type Locate func(uri *url.URL) (kind keyvault.VaultKind, name string, ok bool)
+
+// Federate returns the principal as which a managed identity mi acts in
+// tenantID through the multi-tenant application clientID: the
+// application's service principal there, if the application has a
+// federated identity credential that trusts mi (identity.Service.Federate).
+type Federate func(ctx context.Context, mi tresor.Principal, clientID, tenantID string) (tresor.Principal, error)
 
 // Keys uses customer-managed keys.
 type Keys struct {
@@ -40,6 +51,21 @@ type Keys struct {
 	// VaultURL returns a vault's canonical URL, without a trailing slash,
 	// by which key ids are spelled.
 	VaultURL func(kind keyvault.VaultKind, name string) string
+	// Federate serves identities with a FederatedClientID; nil refuses
+	// them.
+	Federate Federate
+}
+
+// Identity is who uses a key for a resource: the resource's managed
+// identity, which must belong to the key's tenant, or, for a key in
+// another tenant (cross-tenant customer-managed keys), the multi-tenant
+// application FederatedClientID whose federated identity credential trusts
+// the managed identity. The application then acts through its service
+// principal in the key's tenant, which is what the key's access control
+// must allow.
+type Identity struct {
+	Principal         tresor.Principal // the managed identity
+	FederatedClientID string           // empty: the managed identity itself
 }
 
 // Ref names a key: its vault's URI, its name and a version, empty for the
@@ -76,13 +102,14 @@ func (k *Keys) vault(ctx context.Context, uri string) (keyvault.Vault, error) {
 }
 
 // Check finds the key ref names (its newest version if ref.Version is
-// empty) and checks that it may protect a resource whose identity is p,
+// empty) and checks that it may protect a resource whose identity is id,
 // as Azure requires: the vault has soft delete and purge protection; the
 // key is RSA or RSA-HSM of 2048, 3072 or 4096 bits, enabled and not
-// expired; and p may get it, wrap with it and unwrap with it. The
-// permissions are checked by doing each, as p. Errors are Invalid with a
-// Reason and a message naming the rule.
-func (k *Keys) Check(ctx context.Context, p tresor.Principal, ref Ref) (Version, error) {
+// expired; and id may get it, wrap with it and unwrap with it. The
+// permissions are checked by doing each, as id acts in the vault's tenant
+// (see Identity). Errors are Invalid with a Reason and a message naming
+// the rule.
+func (k *Keys) Check(ctx context.Context, id Identity, ref Ref) (Version, error) {
 	v, err := k.vault(ctx, ref.VaultURI)
 	if err != nil {
 		return Version{}, err
@@ -90,6 +117,10 @@ func (k *Keys) Check(ctx context.Context, p tresor.Principal, ref Ref) (Version,
 	if !v.SoftDelete || !v.PurgeProtection {
 		return Version{}, invalid(ReasonVaultProtection,
 			"The key vault %s must have soft delete and purge protection enabled to hold a customer-managed key.", v.Name)
+	}
+	p, err := k.principal(ctx, id, v)
+	if err != nil {
+		return Version{}, err
 	}
 	as := tresor.WithPrincipal(ctx, p)
 	kv, err := k.Vaults.GetKey(as, v, ref.Name, ref.Version)
@@ -132,6 +163,33 @@ func denied(p tresor.Principal, op, vault, key string, err error) error {
 		p.ObjectID, op, key, vault, tresor.MessageOf(err))
 }
 
+// principal returns the principal as which id acts on a key of vault v.
+// Invalid (ReasonTokenNotAcquired) if it cannot act in v's tenant.
+func (k *Keys) principal(ctx context.Context, id Identity, v keyvault.Vault) (tresor.Principal, error) {
+	mi := id.Principal
+	if id.FederatedClientID == "" {
+		if v.TenantID != "" && !strings.EqualFold(mi.TenantID, v.TenantID) {
+			return tresor.Principal{}, invalid(ReasonTokenNotAcquired,
+				"The key vault %s belongs to the tenant %s, the identity %s to the tenant %s. A key in another tenant is used through a multi-tenant application whose federated identity credential trusts the identity: set the encryption identity's federated client id to the application's client id.",
+				v.Name, v.TenantID, mi.ObjectID, mi.TenantID)
+		}
+		return mi, nil
+	}
+	if k.Federate == nil {
+		return tresor.Principal{}, invalid(ReasonTokenNotAcquired, "Federated identities are not available here.")
+	}
+	p, err := k.Federate(ctx, mi, id.FederatedClientID, v.TenantID)
+	if err != nil {
+		if !tresor.IsKind(err, tresor.Unauthenticated) && !tresor.IsKind(err, tresor.Invalid) && !tresor.IsKind(err, tresor.NotFound) {
+			return tresor.Principal{}, err
+		}
+		return tresor.Principal{}, &tresor.Error{Kind: tresor.Invalid, Reason: ReasonTokenNotAcquired, Err: err,
+			Message: fmt.Sprintf("The identity %s cannot obtain a token for the key vault %s in the tenant %s through the application %s: %s",
+				mi.ObjectID, v.Name, v.TenantID, clip(id.FederatedClientID), tresor.MessageOf(err))}
+	}
+	return p, nil
+}
+
 // locateKey finds the vault, name and version of a versioned key id.
 func (k *Keys) locateKey(ctx context.Context, keyID string) (keyvault.Vault, string, string, error) {
 	u, err := url.Parse(keyID)
@@ -146,9 +204,13 @@ func (k *Keys) locateKey(ctx context.Context, keyID string) (keyvault.Vault, str
 	return v, seg[1], seg[2], err
 }
 
-// Wrap wraps plain with the key version keyID (RSA-OAEP-256), as p.
-func (k *Keys) Wrap(ctx context.Context, p tresor.Principal, keyID string, plain []byte) ([]byte, error) {
+// Wrap wraps plain with the key version keyID (RSA-OAEP-256), as id.
+func (k *Keys) Wrap(ctx context.Context, id Identity, keyID string, plain []byte) ([]byte, error) {
 	v, name, version, err := k.locateKey(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := k.principal(ctx, id, v)
 	if err != nil {
 		return nil, err
 	}
@@ -159,9 +221,13 @@ func (k *Keys) Wrap(ctx context.Context, p tresor.Principal, keyID string, plain
 	return res.Value, nil
 }
 
-// Unwrap unwraps with the key version keyID, as p.
-func (k *Keys) Unwrap(ctx context.Context, p tresor.Principal, keyID string, wrapped []byte) ([]byte, error) {
+// Unwrap unwraps with the key version keyID, as id.
+func (k *Keys) Unwrap(ctx context.Context, id Identity, keyID string, wrapped []byte) ([]byte, error) {
 	v, name, version, err := k.locateKey(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := k.principal(ctx, id, v)
 	if err != nil {
 		return nil, err
 	}

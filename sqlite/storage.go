@@ -44,6 +44,7 @@ type encryptionRow struct {
 	KeyName                         string    `json:"keyName,omitempty"`
 	KeyVersion                      string    `json:"keyVersion,omitempty"`
 	UserAssignedIdentity            string    `json:"userAssignedIdentity,omitempty"`
+	FederatedClientID               string    `json:"federatedClientId,omitempty"`
 	CurrentKeyID                    string    `json:"currentKeyId,omitempty"`
 	LastKeyRotation                 time.Time `json:"lastKeyRotation"`
 	CurrentKeyExpires               time.Time `json:"currentKeyExpires"`
@@ -65,8 +66,8 @@ func accountArgs(a storage.Account) ([]any, error) {
 		TenantID: a.TenantID, Location: a.Location, Kind: a.Kind, SKU: a.SKU, Tags: a.Tags, User: a.Identity.UserAssigned,
 		Encryption: encryptionRow{
 			KeySource: string(e.KeySource), VaultURI: e.Key.VaultURI, KeyName: e.Key.Name, KeyVersion: e.Key.Version,
-			UserAssignedIdentity: e.UserAssignedIdentity, CurrentKeyID: e.CurrentKeyID, LastKeyRotation: e.LastKeyRotation,
-			CurrentKeyExpires: e.CurrentKeyExpires, QueueKeyType: e.QueueKeyType, TableKeyType: e.TableKeyType,
+			UserAssignedIdentity: e.UserAssignedIdentity, FederatedClientID: e.FederatedClientID, CurrentKeyID: e.CurrentKeyID,
+			LastKeyRotation: e.LastKeyRotation, CurrentKeyExpires: e.CurrentKeyExpires, QueueKeyType: e.QueueKeyType, TableKeyType: e.TableKeyType,
 			RequireInfrastructureEncryption: e.RequireInfrastructureEncryption, Enabled: e.Enabled,
 		},
 		AEKKeyID: a.AEK.KeyID, AEK: a.AEK.Wrapped,
@@ -109,8 +110,8 @@ func scanAccount(row scanner) (storage.Account, error) {
 	e := d.Encryption
 	a.Encryption = storage.Encryption{
 		KeySource: storage.KeySource(e.KeySource), Key: cmk.Ref{VaultURI: e.VaultURI, Name: e.KeyName, Version: e.KeyVersion},
-		UserAssignedIdentity: e.UserAssignedIdentity, CurrentKeyID: e.CurrentKeyID, LastKeyRotation: e.LastKeyRotation,
-		CurrentKeyExpires: e.CurrentKeyExpires, NextKeyCheck: timeFromNull(next), QueueKeyType: e.QueueKeyType,
+		UserAssignedIdentity: e.UserAssignedIdentity, FederatedClientID: e.FederatedClientID, CurrentKeyID: e.CurrentKeyID,
+		LastKeyRotation: e.LastKeyRotation, CurrentKeyExpires: e.CurrentKeyExpires, NextKeyCheck: timeFromNull(next), QueueKeyType: e.QueueKeyType,
 		TableKeyType: e.TableKeyType, RequireInfrastructureEncryption: e.RequireInfrastructureEncryption, Enabled: e.Enabled,
 	}
 	for _, k := range d.Keys {

@@ -166,11 +166,11 @@ func (s *Service) refresh(ctx context.Context, name string, now time.Time) (rota
 // rewrapToNewest moves a to its key's newest version if there is a newer
 // one than the version in use.
 func (s *Service) rewrapToNewest(ctx context.Context, a *Account, now time.Time) (bool, error) {
-	p, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity)
+	id, err := a.keyIdentity()
 	if err != nil {
 		return false, err
 	}
-	v, err := s.Keys.Check(ctx, p, a.Encryption.Key)
+	v, err := s.Keys.Check(ctx, id, a.Encryption.Key)
 	if err != nil {
 		return false, err
 	}
@@ -182,7 +182,7 @@ func (s *Service) rewrapToNewest(ctx context.Context, a *Account, now time.Time)
 	if err != nil {
 		return false, err
 	}
-	wrapped, err := s.Keys.Wrap(ctx, p, v.ID, aek)
+	wrapped, err := s.Keys.Wrap(ctx, id, v.ID, aek)
 	if err != nil {
 		return false, err
 	}

@@ -209,15 +209,15 @@ func (s *Service) protectScope(ctx context.Context, a Account, sc *Scope, sp Sco
 	if err != nil {
 		return err
 	}
-	p, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity)
+	id, err := a.keyIdentity()
 	if err != nil {
 		return invalidEncryption("An encryption scope uses the key through the account's encryption identity: %s", tresor.MessageOf(err))
 	}
-	v, err := s.Keys.Check(ctx, p, ref)
+	v, err := s.Keys.Check(ctx, id, ref)
 	if err != nil {
 		return err
 	}
-	wrapped, err := s.Keys.Wrap(ctx, p, v.ID, sek)
+	wrapped, err := s.Keys.Wrap(ctx, id, v.ID, sek)
 	if err != nil {
 		return err
 	}
@@ -405,11 +405,11 @@ func (s *Service) refreshScope(ctx context.Context, account, name string, now ti
 
 // rewrapScope moves sc to its key's newest version if there is a newer one.
 func (s *Service) rewrapScope(ctx context.Context, a Account, sc *Scope, now time.Time) (bool, error) {
-	p, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity)
+	id, err := a.keyIdentity()
 	if err != nil {
 		return false, err
 	}
-	v, err := s.Keys.Check(ctx, p, sc.Key)
+	v, err := s.Keys.Check(ctx, id, sc.Key)
 	if err != nil {
 		return false, err
 	}
@@ -420,7 +420,7 @@ func (s *Service) rewrapScope(ctx context.Context, a Account, sc *Scope, now tim
 	if err != nil {
 		return false, err
 	}
-	wrapped, err := s.Keys.Wrap(ctx, p, v.ID, sek)
+	wrapped, err := s.Keys.Wrap(ctx, id, v.ID, sek)
 	if err != nil {
 		return false, err
 	}

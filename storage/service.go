@@ -16,6 +16,7 @@ import (
 	"github.com/tresorkms/tresor/arm"
 	"github.com/tresorkms/tresor/arm/msi"
 	"github.com/tresorkms/tresor/cmk"
+	"github.com/tresorkms/tresor/identity"
 	"github.com/tresorkms/tresor/seal"
 )
 
@@ -28,21 +29,26 @@ const (
 	// encryption key cannot be unwrapped: the CMK is disabled, deleted,
 	// expired, or the identity lost access.
 	ReasonKeyNotFound = "KeyVaultEncryptionKeyNotFound"
+	// ReasonTokenNotAcquired is the code of a request refused because the
+	// account's identity cannot act in its key's tenant (a federated
+	// identity credential removed, the application's service principal
+	// deleted).
+	ReasonTokenNotAcquired = "KeyVaultAccessTokenCannotBeAcquired"
 	// ReasonInvalidEncryption marks a refused encryption setting.
 	ReasonInvalidEncryption = "InvalidEncryptionSettings"
 )
 
 // KeyService is the key service as a storage account uses it, always on
-// behalf of the account's identity p, whose access the key service checks.
-// *cmk.Keys implements it.
+// behalf of the account's encryption identity, whose access the key
+// service checks. *cmk.Keys implements it.
 type KeyService interface {
 	// Check resolves ref (its newest version if ref.Version is empty) and
 	// checks that it may protect an account (see cmk.Keys.Check).
-	Check(ctx context.Context, p tresor.Principal, ref cmk.Ref) (cmk.Version, error)
+	Check(ctx context.Context, id cmk.Identity, ref cmk.Ref) (cmk.Version, error)
 	// Wrap wraps plain with the key version keyID.
-	Wrap(ctx context.Context, p tresor.Principal, keyID string, plain []byte) ([]byte, error)
+	Wrap(ctx context.Context, id cmk.Identity, keyID string, plain []byte) ([]byte, error)
 	// Unwrap unwraps with the key version keyID.
-	Unwrap(ctx context.Context, p tresor.Principal, keyID string, wrapped []byte) ([]byte, error)
+	Unwrap(ctx context.Context, id cmk.Identity, keyID string, wrapped []byte) ([]byte, error)
 }
 
 // Store persists accounts. Names are unique across the installation and
@@ -150,6 +156,10 @@ type EncryptionSpec struct {
 	KeySource            KeySource // empty means Microsoft-managed
 	Key                  cmk.Ref
 	UserAssignedIdentity string
+	// FederatedClientID is the multi-tenant application through which the
+	// identity uses a key in another tenant (Azure's
+	// federatedIdentityClientId); empty for a key in the account's tenant.
+	FederatedClientID string
 	// Create-time settings; empty or nil keeps the account's.
 	QueueKeyType, TableKeyType      string
 	RequireInfrastructureEncryption *bool
@@ -308,7 +318,7 @@ func (s *Service) update(ctx context.Context, cur Account, sp Spec) (Account, er
 		}
 	} else if a.Encryption.KeySource == CustomerManaged {
 		// The identity that uses the key must still be there.
-		if _, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity); err != nil {
+		if _, err := a.keyIdentity(); err != nil {
 			undo()
 			return Account{}, invalidEncryption("The identity that uses the account's customer-managed key would be removed: %s", tresor.MessageOf(err))
 		}
@@ -335,7 +345,7 @@ func (s *Service) protect(ctx context.Context, a *Account, e *EncryptionSpec, ae
 	now := s.now()
 	enc := a.Encryption
 	if e == nil || e.KeySource == "" || e.KeySource == MicrosoftManaged {
-		enc.KeySource, enc.Key, enc.UserAssignedIdentity = MicrosoftManaged, cmk.Ref{}, ""
+		enc.KeySource, enc.Key, enc.UserAssignedIdentity, enc.FederatedClientID = MicrosoftManaged, cmk.Ref{}, "", ""
 		enc.CurrentKeyID, enc.LastKeyRotation, enc.CurrentKeyExpires, enc.NextKeyCheck = "", time.Time{}, time.Time{}, time.Time{}
 		a.Encryption, a.AEK = enc, WrappedKey{Wrapped: s.Seal.Seal(aek, a.aekBinding())}
 		return nil
@@ -350,18 +360,26 @@ func (s *Service) protect(ctx context.Context, a *Account, e *EncryptionSpec, ae
 	if err != nil {
 		return invalidEncryption("The identity for the customer-managed key is not the account's: %s Attach it to the account's identity property first.", tresor.MessageOf(err))
 	}
-	v, err := s.Keys.Check(ctx, p, e.Key)
+	fed := strings.ToLower(strings.TrimSpace(e.FederatedClientID))
+	switch {
+	case fed != "" && !identity.IsGUID(fed):
+		return invalidEncryption("The federatedIdentityClientId '%s' is not a client id (a GUID).", clip(e.FederatedClientID))
+	case fed != "" && e.UserAssignedIdentity == "":
+		return invalidEncryption("A key in another tenant (federatedIdentityClientId) is used through a user-assigned identity only; name it in encryption.identity.userAssignedIdentity.")
+	}
+	id := cmk.Identity{Principal: p, FederatedClientID: fed}
+	v, err := s.Keys.Check(ctx, id, e.Key)
 	if err != nil {
 		return err
 	}
-	wrapped, err := s.Keys.Wrap(ctx, p, v.ID, aek)
+	wrapped, err := s.Keys.Wrap(ctx, id, v.ID, aek)
 	if err != nil {
 		return err
 	}
 	if enc.KeySource != CustomerManaged || enc.CurrentKeyID != v.ID {
 		enc.LastKeyRotation = now
 	}
-	enc.KeySource, enc.Key, enc.UserAssignedIdentity = CustomerManaged, e.Key, e.UserAssignedIdentity
+	enc.KeySource, enc.Key, enc.UserAssignedIdentity, enc.FederatedClientID = CustomerManaged, e.Key, e.UserAssignedIdentity, fed
 	enc.CurrentKeyID, enc.CurrentKeyExpires = v.ID, v.Expires
 	enc.NextKeyCheck = time.Time{}
 	if e.Key.Version == "" {
@@ -391,17 +409,33 @@ func (s *Service) openKey(ctx context.Context, a Account, k WrappedKey, binding 
 		}
 		return key, nil
 	}
-	p, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity)
+	id, err := a.keyIdentity()
 	if err == nil {
 		var key []byte
-		if key, err = s.Keys.Unwrap(ctx, p, k.KeyID, k.Wrapped); err == nil && len(key) == 32 {
+		if key, err = s.Keys.Unwrap(ctx, id, k.KeyID, k.Wrapped); err == nil && len(key) == 32 {
 			return key, nil
+		}
+	}
+	if tresor.ReasonOf(err) == cmk.ReasonTokenNotAcquired {
+		return nil, &tresor.Error{
+			Kind: tresor.Forbidden, Reason: ReasonTokenNotAcquired,
+			Message: "The access token to key vault cannot be acquired from Microsoft Entra ID using the identity of this resource.", Err: err,
 		}
 	}
 	return nil, &tresor.Error{
 		Kind: tresor.Forbidden, Reason: ReasonKeyNotFound,
 		Message: "The key vault key is not found to unwrap the encryption key.", Err: err,
 	}
+}
+
+// keyIdentity returns the identity as which a uses its customer-managed
+// keys: its encryption identity, federated if it names an application.
+func (a Account) keyIdentity() (cmk.Identity, error) {
+	p, err := a.Identity.Principal(a.Encryption.UserAssignedIdentity)
+	if err != nil {
+		return cmk.Identity{}, err
+	}
+	return cmk.Identity{Principal: p, FederatedClientID: a.Encryption.FederatedClientID}, nil
 }
 
 func (a Account) aekBinding() []byte {

@@ -24,12 +24,16 @@ import (
 // keys is a fake storage.KeyService: a key is an XOR pad per version, so
 // that wrapping is real enough to need the right version back, and every
 // call is counted. newest is the version Check finds for an empty version;
-// revoked makes every call fail as a disabled key does.
+// revoked makes every call fail as a disabled key does; federationBroken
+// fails every call of a federated identity. lastID is the identity of the
+// last call.
 type keys struct {
-	mu      sync.Mutex
-	newest  string
-	revoked bool
-	calls   map[string]int
+	mu               sync.Mutex
+	newest           string
+	revoked          bool
+	federationBroken bool
+	lastID           cmk.Identity
+	calls            map[string]int
 }
 
 func (k *keys) count(op string) {
@@ -39,10 +43,13 @@ func (k *keys) count(op string) {
 	k.calls[op]++
 }
 
-func (k *keys) Check(_ context.Context, p tresor.Principal, ref cmk.Ref) (cmk.Version, error) {
+func (k *keys) Check(_ context.Context, id cmk.Identity, ref cmk.Ref) (cmk.Version, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.count("check")
+	if err := k.federate(id); err != nil {
+		return cmk.Version{}, err
+	}
 	if k.revoked {
 		return cmk.Version{}, tresor.Errorf(tresor.Invalid, "disabled").WithReason(cmk.ReasonKeyNotFound)
 	}
@@ -61,25 +68,41 @@ func pad(keyID string, b []byte) []byte {
 	return out
 }
 
-func (k *keys) Wrap(_ context.Context, _ tresor.Principal, keyID string, plain []byte) ([]byte, error) {
+func (k *keys) Wrap(_ context.Context, id cmk.Identity, keyID string, plain []byte) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.count("wrap")
+	if err := k.federate(id); err != nil {
+		return nil, err
+	}
 	return append([]byte(keyID+"|"), pad(keyID, plain)...), nil
 }
 
-func (k *keys) Unwrap(_ context.Context, _ tresor.Principal, keyID string, wrapped []byte) ([]byte, error) {
+func (k *keys) Unwrap(_ context.Context, id cmk.Identity, keyID string, wrapped []byte) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.count("unwrap")
+	if err := k.federate(id); err != nil {
+		return nil, err
+	}
 	if k.revoked {
 		return nil, tresor.Errorf(tresor.Forbidden, "disabled")
 	}
-	id, body, ok := bytes.Cut(wrapped, []byte("|"))
-	if !ok || string(id) != keyID {
+	by, body, ok := bytes.Cut(wrapped, []byte("|"))
+	if !ok || string(by) != keyID {
 		return nil, errors.New("wrapped by another key")
 	}
 	return pad(keyID, body), nil
+}
+
+// federate records the identity a call came with and, if the federation
+// is broken, refuses one that names an application as cmk.Keys does.
+func (k *keys) federate(id cmk.Identity) error {
+	k.lastID = id
+	if id.FederatedClientID != "" && k.federationBroken {
+		return tresor.Errorf(tresor.Invalid, "no federated credential").WithReason(cmk.ReasonTokenNotAcquired)
+	}
+	return nil
 }
 
 func (k *keys) take() map[string]int {
@@ -349,5 +372,52 @@ func TestCachedAccountsSeeWrites(t *testing.T) {
 	}
 	if again, err := f.svc.AccessKeys(ctx, "acct1"); err != nil || bytes.Equal(again[1], old[1]) {
 		t.Errorf("AccessKeys of the account created again = the old account's key2 %v, %v", err == nil && bytes.Equal(again[1], old[1]), err)
+	}
+}
+
+// TestFederatedClientID checks that an account's federated client id is
+// kept, reaches the key service with every call, and that a federation
+// that stops holding locks the account with Azure's
+// KeyVaultAccessTokenCannotBeAcquired, not KeyVaultEncryptionKeyNotFound.
+func TestFederatedClientID(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const app = "0b6c3a2e-58a1-4f43-9a6b-1d0c9e0a7f11"
+
+	bad := f.cmkSpec("")
+	bad.Encryption.FederatedClientID = "not-a-guid"
+	if _, _, err := f.svc.CreateOrUpdate(ctx, f.sub, f.tenant, "rg", "acct0", bad); tresor.ReasonOf(err) != storage.ReasonInvalidEncryption {
+		t.Errorf("a federated client id that is no GUID: %v", err)
+	}
+
+	sp := f.cmkSpec("")
+	sp.Encryption.FederatedClientID = strings.ToUpper(app)
+	a, _, err := f.svc.CreateOrUpdate(ctx, f.sub, f.tenant, "rg", "acct1", sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Encryption.FederatedClientID != app || f.keys.lastID.FederatedClientID != app {
+		t.Errorf("federated client id: account %q, key service saw %q; want %q", a.Encryption.FederatedClientID, f.keys.lastID.FederatedClientID, app)
+	}
+	if got, err := f.svc.Get(ctx, f.sub, "rg", "acct1"); err != nil || got.Encryption.FederatedClientID != app {
+		t.Errorf("stored federated client id = %q, %v", got.Encryption.FederatedClientID, err)
+	}
+	f.keys.lastID = cmk.Identity{}
+	if _, err := f.svc.AccountKey(ctx, "acct1"); err != nil || f.keys.lastID.FederatedClientID != app {
+		t.Errorf("AccountKey: %v, key service saw %q", err, f.keys.lastID.FederatedClientID)
+	}
+
+	f.keys.federationBroken = true
+	_, err = f.svc.AccountKey(ctx, "acct1")
+	if !tresor.IsKind(err, tresor.Forbidden) || tresor.ReasonOf(err) != storage.ReasonTokenNotAcquired {
+		t.Errorf("AccountKey with the federation broken: %v; want Forbidden %s", err, storage.ReasonTokenNotAcquired)
+	}
+	f.keys.revoked = false
+	f.keys.federationBroken = false
+
+	// Back to Microsoft-managed keys: the federation goes with the key.
+	a, err = f.svc.Update(ctx, f.sub, "rg", "acct1", storage.Spec{Encryption: &storage.EncryptionSpec{KeySource: storage.MicrosoftManaged}})
+	if err != nil || a.Encryption.FederatedClientID != "" {
+		t.Errorf("after switching to Microsoft-managed keys: federated client id %q, %v", a.Encryption.FederatedClientID, err)
 	}
 }

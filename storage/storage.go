@@ -68,6 +68,10 @@ type Encryption struct {
 	// UserAssignedIdentity is the resource id of the identity that uses the
 	// CMK; empty means the account's system-assigned identity.
 	UserAssignedIdentity string
+	// FederatedClientID is the multi-tenant application through which the
+	// identity uses a key in another tenant; empty for a key in the
+	// account's tenant.
+	FederatedClientID string
 
 	// CurrentKeyID is the versioned id of the CMK version that wraps the
 	// AEK; LastKeyRotation is when it started to; CurrentKeyExpires is its

@@ -196,6 +196,9 @@ func (p *Provider) wire(a storage.Account) accountResource {
 		}
 		if e.UserAssignedIdentity != "" {
 			enc.Identity = &encryptionIdentity{UserAssignedIdentity: &e.UserAssignedIdentity}
+			if e.FederatedClientID != "" {
+				enc.Identity.FederatedIdentityClientID = &e.FederatedClientID
+			}
 		}
 	}
 	created := map[string]string{}
@@ -265,14 +268,11 @@ func specOf(in parameters, cur *storage.Account) (storage.Spec, error) {
 		es.Key = cur.Encryption.Key
 	}
 	if id := e.Identity; id != nil {
-		if id.FederatedIdentityClientID != nil && *id.FederatedIdentityClientID != "" {
-			return storage.Spec{}, armhttp.WithTarget(tresor.Errorf(tresor.Invalid,
-				"Cross-tenant customer-managed keys (federatedIdentityClientId) are not supported by tresor.").WithReason(storage.ReasonInvalidEncryption),
-				"properties.encryption.identity.federatedIdentityClientId")
-		}
 		es.UserAssignedIdentity = deref(id.UserAssignedIdentity)
+		es.FederatedClientID = deref(id.FederatedIdentityClientID)
 	} else if cur != nil {
 		es.UserAssignedIdentity = cur.Encryption.UserAssignedIdentity
+		es.FederatedClientID = cur.Encryption.FederatedClientID
 	}
 	if s := e.Services; s != nil {
 		if s.Queue != nil {

@@ -1,0 +1,168 @@
+// Package tenancyhttp is the tenant admin API of an installation:
+//
+//	GET  /tresor/tenants   {"value": [{"tenantId", "displayName", "createdDateTime", "subscriptionIds"}]}
+//	POST /tresor/tenants   {"displayName": "contoso"}
+//	                       → 201 {"tenantId", "displayName", "subscriptionId", "clientId", "clientSecret", "objectId"}
+//
+// Only the installation's administrator (the home tenant's) may call it,
+// with a token for the ARM audience. The new tenant's administrator secret
+// is in the 201 response only.
+package tenancyhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/audit"
+	"github.com/tresorkms/tresor/internal/httpstatus"
+	"github.com/tresorkms/tresor/tenancy"
+)
+
+// Prefix is the path under which the API is served.
+const Prefix = "/tresor/tenants"
+
+// maxBody bounds a request body.
+const maxBody = 4096
+
+// Handler serves the tenant API.
+type Handler struct {
+	Tenants *tenancy.Service
+	// Authenticate validates a bearer token and returns its principal.
+	Authenticate func(ctx context.Context, token string) (tresor.Principal, error)
+	// Admin is the object id of the only principal allowed.
+	Admin string
+	// Audit records each request; nil records nothing.
+	Audit func(ctx context.Context, r audit.Record)
+}
+
+// Created is the response to a create.
+type Created struct {
+	TenantID       string `json:"tenantId"`
+	DisplayName    string `json:"displayName"`
+	SubscriptionID string `json:"subscriptionId"`
+	ClientID       string `json:"clientId"`
+	ClientSecret   string `json:"clientSecret"`
+	ObjectID       string `json:"objectId"`
+}
+
+// Tenant is one tenant of a list.
+type Tenant struct {
+	TenantID        string   `json:"tenantId"`
+	DisplayName     string   `json:"displayName"`
+	Created         string   `json:"createdDateTime"`
+	SubscriptionIDs []string `json:"subscriptionIds"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &httpstatus.Writer{ResponseWriter: w}
+	p, res, err := h.serve(rec, r)
+	if err != nil {
+		writeError(rec, err)
+	}
+	if h.Audit != nil {
+		op := "ListTenants"
+		if r.Method == http.MethodPost {
+			op = "CreateTenant"
+		}
+		h.Audit(r.Context(), audit.Record{
+			RequestID: r.Header.Get("x-ms-client-request-id"), Principal: p, Operation: op,
+			ResourceID: Prefix + res, Result: audit.ResultOf(rec.Status), Status: rec.Status,
+		})
+	}
+}
+
+// serve answers r and returns the caller and, for a create, "/" and the
+// new tenant's id.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (tresor.Principal, string, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return tresor.Principal{}, "", tresor.Errorf(tresor.Unauthenticated, "A bearer token of the administrator is required.")
+	}
+	p, err := h.Authenticate(r.Context(), token)
+	if err != nil {
+		return tresor.Principal{}, "", err
+	}
+	if p.ObjectID != h.Admin {
+		return p, "", tresor.Errorf(tresor.Forbidden, "Only the installation's administrator may list or create tenants.")
+	}
+	if path := strings.TrimSuffix(strings.ToLower(r.URL.Path), "/"); path != Prefix {
+		return p, "", tresor.Errorf(tresor.NotFound, "No such tenant operation: %s.", r.URL.Path)
+	}
+	switch r.Method {
+	case http.MethodGet:
+		ts, err := h.Tenants.List(r.Context())
+		if err != nil {
+			return p, "", err
+		}
+		out := struct {
+			Value []Tenant `json:"value"`
+		}{Value: make([]Tenant, 0, len(ts))}
+		for _, t := range ts {
+			out.Value = append(out.Value, Tenant{TenantID: t.ID, DisplayName: t.DisplayName, Created: t.Created.UTC().Format(time.RFC3339), SubscriptionIDs: t.SubscriptionIDs})
+		}
+		writeJSON(w, http.StatusOK, out)
+		return p, "", nil
+	case http.MethodPost:
+		var req struct {
+			DisplayName string `json:"displayName"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody)).Decode(&req); err != nil {
+			return p, "", tresor.Errorf(tresor.Invalid, "The body must be {\"displayName\": \"...\"}: %v", err)
+		}
+		c, err := h.Tenants.Create(r.Context(), req.DisplayName)
+		if err != nil {
+			return p, "", err
+		}
+		writeJSON(w, http.StatusCreated, Created{
+			TenantID: c.Tenant.ID, DisplayName: c.Tenant.DisplayName, SubscriptionID: c.SubscriptionID,
+			ClientID: c.Admin.ClientID, ClientSecret: c.Admin.ClientSecret, ObjectID: c.Admin.ObjectID,
+		})
+		return p, "/" + c.Tenant.ID, nil
+	}
+	return p, "", tresor.Errorf(tresor.Invalid, "Method %s is not allowed on %s.", r.Method, Prefix).WithReason("MethodNotAllowed")
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var te *tresor.Error
+	if !errors.As(err, &te) {
+		te = tresor.Wrap(err, "tenants")
+	}
+	status, code := http.StatusInternalServerError, "InternalError"
+	msg := te.Message
+	switch te.Kind {
+	case tresor.Invalid:
+		status, code = http.StatusBadRequest, "BadParameter"
+		if te.Reason == "MethodNotAllowed" {
+			status, code = http.StatusMethodNotAllowed, te.Reason
+		}
+	case tresor.Unauthenticated:
+		status, code = http.StatusUnauthorized, "Unauthorized"
+	case tresor.Forbidden:
+		status, code = http.StatusForbidden, "Forbidden"
+	case tresor.NotFound:
+		status, code = http.StatusNotFound, "NotFound"
+	default:
+		msg = "The tenant could not be created: " + te.Error()
+	}
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+}
