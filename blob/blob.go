@@ -73,7 +73,8 @@ type Keys interface {
 	// whose Kind and Reason are the wire's: NotFound for an unknown account; Invalid with
 	// Reason "InvalidHeaderValue" for a scope the account does not have; Forbidden with Reason
 	// "AuthorizationFailure" for a disabled scope; Forbidden with Reason
-	// "KeyVaultEncryptionKeyNotFound" when the customer-managed key does not unwrap.
+	// "KeyVaultEncryptionKeyNotFound" when the customer-managed key does not unwrap, or
+	// "KeyVaultAccessTokenCannotBeAcquired" when the account cannot act in the key's tenant.
 	Key(ctx context.Context, account, scope string) ([]byte, error)
 	// CheckScope reports whether a scope exists and is enabled, with Key's errors, without
 	// unwrapping anything (so it works while the customer-managed key is revoked); "" always does.

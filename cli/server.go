@@ -153,12 +153,12 @@ func Open(ctx context.Context, cfg Config) (_ *Server, err error) {
 	authority := strings.TrimSuffix(u.authority, "/") + "/" + s.Env["AZURE_TENANT_ID"]
 	vaults := kvhttp.New(kvhttp.Handler{
 		Service: s.Keys, Kind: keyvault.KeyVault, Suffix: ".vault." + cfg.Domain,
-		Resource: u.vaultResource, Authority: authority, Logger: s.Logger, Audit: s.record,
+		Resource: u.vaultResource, Authority: authority, Issuer: u.authority, Logger: s.Logger, Audit: s.record,
 		Authenticate: s.sys.authenticator(u.vaultResource, "https://vault."+cfg.Domain),
 	})
 	hsms := kvhttp.New(kvhttp.Handler{
 		Service: s.Keys, Kind: keyvault.ManagedHSM, Suffix: ".managedhsm." + cfg.Domain,
-		Resource: u.hsmResource, Authority: authority, Logger: s.Logger, RBAC: s.RBAC, Audit: s.record,
+		Resource: u.hsmResource, Authority: authority, Issuer: u.authority, Logger: s.Logger, RBAC: s.RBAC, Audit: s.record,
 		Authenticate: s.sys.authenticator(u.hsmResource, "https://managedhsm."+cfg.Domain),
 	})
 	blobs, err := s.openBlobs(u)

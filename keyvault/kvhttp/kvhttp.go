@@ -39,6 +39,11 @@ type Handler struct {
 	// Authority is the token issuer's URL including the tenant, for the
 	// challenge's authorization parameter.
 	Authority string
+	// Issuer is the token issuer's URL without a tenant. If set, the
+	// challenge of a vault that belongs to a tenant names Issuer/{tenant},
+	// as Key Vault names the vault's tenant, so that a client of another
+	// tenant than Authority's is sent to its own; otherwise Authority.
+	Issuer string
 	// Authenticate validates a bearer token and returns its principal.
 	Authenticate func(ctx context.Context, token string) (tresor.Principal, error)
 	// RBAC serves a Managed HSM's local role definitions and assignments;
@@ -229,6 +234,17 @@ func (h *Handler) vault(r *http.Request) (keyvault.Vault, error) {
 	return v, err
 }
 
+// authority is the challenge's authorization parameter for r: the
+// issuer with the tenant of the vault r addresses (see Issuer).
+func (h *Handler) authority(r *http.Request) string {
+	if h.Issuer != "" {
+		if v, err := h.vault(r); err == nil && v.TenantID != "" {
+			return strings.TrimSuffix(h.Issuer, "/") + "/" + v.TenantID
+		}
+	}
+	return h.Authority
+}
+
 // checkTenant refuses a token of another tenant than the vault's, as Key
 // Vault does (401, AKV10032), before any authorization.
 func checkTenant(r *http.Request, v keyvault.Vault) error {
@@ -278,7 +294,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status, code = http.StatusBadRequest, "BadParameter"
 	case tresor.Unauthenticated:
 		status, code = http.StatusUnauthorized, "Unauthorized"
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer authorization=%q, resource=%q", h.Authority, h.Resource))
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer authorization=%q, resource=%q", h.authority(r), h.Resource))
 	case tresor.Forbidden:
 		status, code = http.StatusForbidden, "Forbidden"
 		if te.Reason == keyvault.ReasonAccessDenied { // Managed HSM local RBAC

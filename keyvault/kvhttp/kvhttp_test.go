@@ -197,3 +197,36 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestChallengeNamesVaultTenant checks that the 401 challenge names the
+// tenant of the vault addressed, as Key Vault's does, so that a client of
+// another tenant than the installation's first is sent to its own; a host
+// that names no vault gets the default authority.
+func TestChallengeNamesVaultTenant(t *testing.T) {
+	root := bytes.Repeat([]byte{3}, seal.RootKeySize)
+	keys, _ := seal.New(root, "keys")
+	backup, _ := seal.New(root, "backup")
+	svc := keyvault.NewService(kvtest.NewMemStore(), software.New(keys), backup)
+	const other = "8b7f0b9e-3c56-4c2e-9d0a-6f3e2b1a0c9d"
+	if _, _, err := svc.CreateOrUpdateVault(context.Background(), keyvault.Vault{Kind: keyvault.KeyVault, Name: "kv2", SKU: "standard", SoftDelete: true, TenantID: other}); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Handler{
+		Service: svc, Kind: keyvault.KeyVault, Suffix: ".vault.localhost", Resource: "https://vault.localhost:8443",
+		Authority: "https://localhost:8443/home", Issuer: "https://localhost:8443/",
+		Authenticate: func(context.Context, string) (tresor.Principal, error) {
+			return tresor.Principal{}, tresor.Errorf(tresor.Unauthenticated, "invalid token")
+		},
+	})
+	for host, want := range map[string]string{
+		"kv2.vault.localhost:8443":    "https://localhost:8443/" + other,
+		"nosuch.vault.localhost:8443": "https://localhost:8443/home",
+	} {
+		r := httptest.NewRequest("GET", "https://"+host+"/keys?api-version=2025-07-01", nil)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Header().Get("WWW-Authenticate"); w.Code != 401 || !strings.HasPrefix(got, `Bearer authorization="`+want+`"`) {
+			t.Errorf("%s: %d %q; want 401 naming %s", host, w.Code, got, want)
+		}
+	}
+}
