@@ -118,7 +118,7 @@ func TestLifecycle(t *testing.T) {
 	f.doJSON(t, "POST", "/v1.0/applications", `{"displayName":"billing","signInAudience":"AzureADMultipleOrgs","passwordCredentials":[{"x":1}]}`, http.StatusCreated, &app)
 	id, appID := app["id"].(string), app["appId"].(string)
 	if !identity.IsGUID(id) || !identity.IsGUID(appID) || id == appID || app["displayName"] != "billing" ||
-		app["@odata.context"] != issuer+"/v1.0/$metadata#applications/$entity" || app["signInAudience"] != "AzureADMyOrg" {
+		app["@odata.context"] != issuer+"/v1.0/$metadata#applications/$entity" || app["signInAudience"] != "AzureADMultipleOrgs" {
 		t.Fatalf("created application = %v", app)
 	}
 	if pcs, ok := app["passwordCredentials"].([]any); !ok || len(pcs) != 0 {
@@ -252,7 +252,7 @@ func TestErrors(t *testing.T) {
 		{"not the admin: create service principal", "app", "POST", "/v1.0/servicePrincipals", `{"appId":"` + appID + `"}`, 403, "Authorization_RequestDenied"},
 		{"unknown segment", "admin", "GET", "/v1.0/users", "", 400, "BadRequest"},
 		{"bare version", "admin", "GET", "/v1.0", "", 400, "BadRequest"},
-		{"method not allowed", "admin", "PATCH", "/v1.0/applications/" + id, `{}`, 405, "Request_BadRequest"},
+		{"method not allowed", "admin", "PUT", "/v1.0/applications/" + id, `{}`, 405, "Request_BadRequest"},
 		{"malformed id", "admin", "GET", "/v1.0/applications/not-a-guid", "", 400, "Request_BadRequest"},
 		{"missing application", "admin", "GET", "/v1.0/applications/" + missing, "", 404, "Request_ResourceNotFound"},
 		{"application by its appId", "admin", "GET", "/v1.0/applications/" + appID, "", 404, "Request_ResourceNotFound"},
