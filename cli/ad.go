@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ import (
 // principals, through tresor's Microsoft Graph subset over HTTPS, as az
 // uses Graph.
 type adCommand struct {
-	op  string // "sp create-for-rbac", "sp list", "sp show", "sp delete", "app list", "app show", "app delete", "app credential reset"
+	op  string // "sp create-for-rbac", "sp create", "app create", "app update", "app credential reset", "app federated-credential list", ...
 	out io.Writer
 }
 
@@ -39,11 +40,17 @@ func lookupAD(args []string, stdout io.Writer) (command, []string, error) {
 		return ""
 	}
 	switch op := word(0) + " " + word(1); op {
-	case "sp create-for-rbac", "sp list", "sp show", "sp delete", "app list", "app show", "app delete":
+	case "sp create-for-rbac", "sp create", "sp list", "sp show", "sp delete",
+		"app create", "app update", "app list", "app show", "app delete":
 		return adCommand{op: op, out: stdout}, rest(args, 2), nil
 	case "app credential":
 		if word(2) == "reset" {
 			return adCommand{op: "app credential reset", out: stdout}, rest(args, 3), nil
+		}
+	case "app federated-credential":
+		switch word(2) {
+		case "create", "list", "show", "delete":
+			return adCommand{op: op + " " + word(2), out: stdout}, rest(args, 3), nil
 		}
 	}
 	return nil, nil, errUsage
@@ -55,7 +62,10 @@ func (c adCommand) Run(ctx context.Context, args []string) error {
 	id := fs.String("id", "", "application (client) id or object id")
 	name := fs.String("name", "", "display name (create-for-rbac)")
 	fs.StringVar(name, "n", "", "short for --name")
-	displayName := fs.String("display-name", "", "list: display names starting with this")
+	displayName := fs.String("display-name", "", "app create, app update: the display name; list: display names starting with this")
+	audience := fs.String("sign-in-audience", "", "app create, app update: AzureADMyOrg or AzureADMultipleOrgs")
+	parameters := fs.String("parameters", "", "federated-credential create: the credential as JSON, or a JSON file (@file or its name)")
+	ficID := fs.String("federated-credential-id", "", "federated-credential show, delete: the credential's id or name")
 	role := fs.String("role", "", "create-for-rbac: role name or id to assign at each of --scopes")
 	var scopes scopesFlag
 	fs.Var(&scopes, "scopes", "create-for-rbac: ARM scopes for the role assignment (repeat, or separate with spaces)")
@@ -97,6 +107,52 @@ func (c adCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		return printJSON(c.out, list)
+	case "sp create":
+		// The application may be another tenant's (multi-tenant), so its
+		// client id goes to Graph as given.
+		if err := required(fs, "id"); err != nil {
+			return err
+		}
+		var sp map[string]any
+		if err := g.do(ctx, http.MethodPost, "/servicePrincipals", map[string]string{"appId": *id}, &sp); err != nil {
+			return err
+		}
+		return printJSON(c.out, sp)
+	case "app create":
+		if err := required(fs, "display-name"); err != nil {
+			return err
+		}
+		in := map[string]string{"displayName": *displayName}
+		if *audience != "" {
+			in["signInAudience"] = *audience
+		}
+		var app map[string]any
+		if err := g.do(ctx, http.MethodPost, "/applications", in, &app); err != nil {
+			return err
+		}
+		return printJSON(c.out, app)
+	case "app update":
+		if err := required(fs, "id"); err != nil {
+			return err
+		}
+		in := map[string]string{}
+		if *displayName != "" {
+			in["displayName"] = *displayName
+		}
+		if *audience != "" {
+			in["signInAudience"] = *audience
+		}
+		if len(in) == 0 {
+			return errors.New("ad app update: give --display-name or --sign-in-audience")
+		}
+		objectID, err := g.resolveApplication(ctx, *id)
+		if err != nil {
+			return err
+		}
+		return g.do(ctx, http.MethodPatch, "/applications/"+objectID, in, nil)
+	case "app federated-credential create", "app federated-credential list",
+		"app federated-credential show", "app federated-credential delete":
+		return c.federatedCredential(ctx, fs, g, *id, *parameters, *ficID)
 	case "sp show", "sp delete":
 		if err := required(fs, "id"); err != nil {
 			return err
@@ -152,6 +208,73 @@ func (c adCommand) Run(ctx context.Context, args []string) error {
 		}{app.AppID, password, cn.env["AZURE_TENANT_ID"]})
 	}
 	return errUsage
+}
+
+// federatedCredential runs 'ad app federated-credential create|list|show|delete',
+// as az does: --id names the application, --parameters is the credential
+// to create (name, issuer, subject, audiences, description), and
+// --federated-credential-id the one to show or delete, by id or name.
+func (c adCommand) federatedCredential(ctx context.Context, fs *flag.FlagSet, g *graphClient, id, parameters, ficID string) error {
+	op := strings.TrimPrefix(c.op, "app federated-credential ")
+	flags := []string{"id"}
+	switch op {
+	case "create":
+		flags = append(flags, "parameters")
+	case "show", "delete":
+		flags = append(flags, "federated-credential-id")
+	}
+	if err := required(fs, flags...); err != nil {
+		return err
+	}
+	objectID, err := g.resolveApplication(ctx, id)
+	if err != nil {
+		return err
+	}
+	path := "/applications/" + objectID + "/federatedIdentityCredentials"
+	switch op {
+	case "create":
+		in, err := readParameters(parameters)
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if err := g.do(ctx, http.MethodPost, path, in, &out); err != nil {
+			return err
+		}
+		return printJSON(c.out, out)
+	case "list":
+		var page struct {
+			Value []map[string]any `json:"value"`
+		}
+		if err := g.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return err
+		}
+		return printJSON(c.out, page.Value)
+	case "delete":
+		return g.do(ctx, http.MethodDelete, path+"/"+url.PathEscape(ficID), nil, nil)
+	}
+	var out map[string]any
+	if err := g.do(ctx, http.MethodGet, path+"/"+url.PathEscape(ficID), nil, &out); err != nil {
+		return err
+	}
+	return printJSON(c.out, out)
+}
+
+// readParameters reads --parameters as az does: JSON, or the name of a
+// file holding it (with or without a leading @).
+func readParameters(arg string) (map[string]any, error) {
+	b := []byte(arg)
+	if !strings.HasPrefix(strings.TrimSpace(arg), "{") {
+		var err error
+		if b, err = os.ReadFile(strings.TrimPrefix(arg, "@")); err != nil {
+			return nil, fmt.Errorf("--parameters is neither JSON nor a readable file: %w", err)
+		}
+	}
+	var in map[string]any
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("--parameters is not a JSON object: %w", err)
+	}
+	return in, nil
 }
 
 // createForRBAC does what 'az ad sp create-for-rbac' does: it registers an

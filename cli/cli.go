@@ -63,6 +63,10 @@ Resources (mirror az):
   identity create|show|list|delete -n NAME -g GROUP            user-assigned managed identities
   ad sp create-for-rbac --name N [--role R --scopes ARM-ID...] [--years Y]   application, password, service principal, roles
   ad sp list|show|delete [--display-name P] [--id APPID_OR_OID]; ad app list|show|delete; ad app credential reset --id APPID [--append]
+  ad sp create --id APPID                                 service principal of an application (another tenant's if multi-tenant)
+  ad app create --display-name N [--sign-in-audience AzureADMyOrg|AzureADMultipleOrgs]; ad app update --id APP [--display-name N]
+      [--sign-in-audience A];  ad app federated-credential create|list|show|delete --id APP [--parameters JSON_OR_@FILE]
+      [--federated-credential-id ID_OR_NAME]
   keyvault create|show|list|delete|purge|recover|list-deleted   (--hsm-name for Managed HSM)
   keyvault role assignment create|list|delete --hsm-name H [--role R --assignee OID --scope /keys/K]
   role assignment create|list|delete [--role R --assignee OID --scope ARM-ID] [--name GUID]

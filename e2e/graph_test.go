@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -326,4 +328,74 @@ func claim(t *testing.T, token, name string) string {
 	}
 	s, _ := c[name].(string)
 	return s
+}
+
+// TestFederatedCredentialCLI runs 'tresor ad app create|update',
+// 'ad app federated-credential' and 'ad sp create' as az's users do.
+func TestFederatedCredentialCLI(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	run := func(args ...string) []byte {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := cli.Run(ctx, append(args, "--data", e.dir), &out, &errb); code != 0 {
+			t.Fatalf("tresor %s = exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		return out.Bytes()
+	}
+	var app struct{ ID, AppID, DisplayName, SignInAudience string }
+	if err := json.Unmarshal(run("ad", "app", "create", "--display-name", "cmk", "--sign-in-audience", "AzureADMultipleOrgs"), &app); err != nil {
+		t.Fatal(err)
+	}
+	if !identity.IsGUID(app.AppID) || app.DisplayName != "cmk" || app.SignInAudience != "AzureADMultipleOrgs" {
+		t.Fatalf("ad app create = %+v", app)
+	}
+
+	params := filepath.Join(t.TempDir(), "fic.json")
+	subject := identity.NewGUID()
+	if err := os.WriteFile(params, []byte(`{"name":"storage","issuer":"`+e.env["AZURE_AUTHORITY_HOST"]+`/`+e.env["AZURE_TENANT_ID"]+`/v2.0","subject":"`+subject+`","audiences":["api://AzureADTokenExchange"],"description":"cmk"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var fic struct{ ID, Name, Subject string }
+	if err := json.Unmarshal(run("ad", "app", "federated-credential", "create", "--id", app.AppID, "--parameters", "@"+params), &fic); err != nil {
+		t.Fatal(err)
+	}
+	if !identity.IsGUID(fic.ID) || fic.Name != "storage" || fic.Subject != subject {
+		t.Fatalf("federated-credential create = %+v", fic)
+	}
+	inline := `{"name":"second","issuer":"https://token.actions.githubusercontent.com","subject":"repo:o/r:ref:refs/heads/main","audiences":["api://AzureADTokenExchange"]}`
+	run("ad", "app", "federated-credential", "create", "--id", app.ID, "--parameters", inline)
+	var list []map[string]any
+	if err := json.Unmarshal(run("ad", "app", "federated-credential", "list", "--id", app.AppID), &list); err != nil || len(list) != 2 {
+		t.Errorf("federated-credential list = %v, %v; want 2", list, err)
+	}
+	var shown struct{ ID string }
+	if err := json.Unmarshal(run("ad", "app", "federated-credential", "show", "--id", app.AppID, "--federated-credential-id", "storage"), &shown); err != nil || shown.ID != fic.ID {
+		t.Errorf("federated-credential show by name = %+v, %v; want %s", shown, err, fic.ID)
+	}
+	run("ad", "app", "federated-credential", "delete", "--id", app.AppID, "--federated-credential-id", fic.ID)
+	if err := json.Unmarshal(run("ad", "app", "federated-credential", "list", "--id", app.AppID), &list); err != nil || len(list) != 1 {
+		t.Errorf("federated-credential list after delete = %v, %v; want 1", list, err)
+	}
+
+	run("ad", "app", "update", "--id", app.AppID, "--sign-in-audience", "AzureADMyOrg")
+	if err := json.Unmarshal(run("ad", "app", "show", "--id", app.AppID), &app); err != nil || app.SignInAudience != "AzureADMyOrg" {
+		t.Errorf("ad app show after update = %+v, %v", app, err)
+	}
+	var sp struct{ ID, AppID string }
+	if err := json.Unmarshal(run("ad", "sp", "create", "--id", app.AppID), &sp); err != nil || sp.AppID != app.AppID || !identity.IsGUID(sp.ID) {
+		t.Errorf("ad sp create = %+v, %v", sp, err)
+	}
+
+	for _, args := range [][]string{
+		{"ad", "app", "create", "--display-name", "x", "--sign-in-audience", "AzureADandPersonalMicrosoftAccount"},
+		{"ad", "app", "federated-credential", "create", "--id", app.AppID, "--parameters", `{"name":"a"}`},
+		{"ad", "app", "federated-credential", "show", "--id", app.AppID},
+		{"ad", "app", "update", "--id", app.AppID},
+	} {
+		var errb bytes.Buffer
+		if code := cli.Run(ctx, append(args, "--data", e.dir), io.Discard, &errb); code != 1 {
+			t.Errorf("tresor %s = exit %d: %s; want 1", strings.Join(args, " "), code, errb.String())
+		}
+	}
 }

@@ -69,30 +69,108 @@ func (d *Directory) authorize(ctx context.Context) error {
 
 func (d *Directory) tenant() string { return strings.ToLower(d.caller.TenantID) }
 
+// ApplicationSpec describes an application to register.
+type ApplicationSpec struct {
+	DisplayName string
+	// SignInAudience is AudienceMyOrg (the default when empty) or
+	// AudienceMultipleOrgs, compared ignoring case.
+	SignInAudience string
+}
+
+// ApplicationPatch holds the members of an application to change; nil
+// members stay as they are.
+type ApplicationPatch struct {
+	DisplayName    *string
+	SignInAudience *string
+}
+
 // CreateApplication registers an application with a new object id and
-// client id, without passwords or a service principal. Invalid if
-// displayName is empty, too long or AdminName.
-func (d *Directory) CreateApplication(ctx context.Context, displayName string) (Application, error) {
+// client id, without passwords or a service principal. Invalid if the
+// display name is empty, too long or AdminName, or the sign-in audience is
+// not one that tresor supports.
+func (d *Directory) CreateApplication(ctx context.Context, spec ApplicationSpec) (Application, error) {
 	if err := d.authorize(ctx); err != nil {
 		return Application{}, err
 	}
-	if err := checkDisplayName(displayName); err != nil {
+	if err := checkApplicationName(spec.DisplayName); err != nil {
 		return Application{}, err
 	}
-	if reservedName(displayName) {
-		return Application{}, tresor.Errorf(tresor.Invalid, "The display name %s is reserved for the tenant's administrator.", AdminName)
+	audience, err := signInAudience(spec.SignInAudience)
+	if err != nil {
+		return Application{}, err
 	}
 	a := Application{
-		ObjectID:    NewGUID(),
-		AppID:       NewGUID(),
-		TenantID:    d.tenant(),
-		DisplayName: displayName,
-		Created:     d.s.now(),
+		ObjectID:       NewGUID(),
+		AppID:          NewGUID(),
+		TenantID:       d.tenant(),
+		DisplayName:    spec.DisplayName,
+		SignInAudience: audience,
+		Created:        d.s.now(),
 	}
 	if err := d.s.Store.CreateApplication(ctx, a); err != nil {
 		return Application{}, fmt.Errorf("create application: %w", err)
 	}
 	return a, nil
+}
+
+// UpdateApplication changes an application's display name or sign-in
+// audience, as Graph's PATCH does. Its service principals keep their
+// display names. An application made single-tenant keeps its service
+// principals in other tenants, which obtain no tokens until it is
+// multi-tenant again. Invalid as CreateApplication, or for the
+// administrator's application; NotFound if the tenant has no such
+// application.
+func (d *Directory) UpdateApplication(ctx context.Context, objectID string, patch ApplicationPatch) (Application, error) {
+	if err := d.authorize(ctx); err != nil {
+		return Application{}, err
+	}
+	a, err := d.application(ctx, objectID)
+	if err != nil {
+		return Application{}, err
+	}
+	if err := d.notAdmin(ctx, a); err != nil {
+		return Application{}, err
+	}
+	if patch.DisplayName != nil {
+		if err := checkApplicationName(*patch.DisplayName); err != nil {
+			return Application{}, err
+		}
+		a.DisplayName = *patch.DisplayName
+	}
+	if patch.SignInAudience != nil {
+		if a.SignInAudience, err = signInAudience(*patch.SignInAudience); err != nil {
+			return Application{}, err
+		}
+	}
+	if err := d.s.Store.UpdateApplication(ctx, a); err != nil {
+		return Application{}, fmt.Errorf("update application %s: %w", a.AppID, err)
+	}
+	return a, nil
+}
+
+// checkApplicationName checks an application's display name.
+func checkApplicationName(name string) error {
+	if err := checkDisplayName(name); err != nil {
+		return err
+	}
+	if reservedName(name) {
+		return tresor.Errorf(tresor.Invalid, "The display name %s is reserved for the tenant's administrator.", AdminName)
+	}
+	return nil
+}
+
+// signInAudience returns the canonical spelling of a supported sign-in
+// audience; empty is AudienceMyOrg.
+func signInAudience(v string) (string, error) {
+	switch {
+	case v == "" || strings.EqualFold(v, AudienceMyOrg):
+		return AudienceMyOrg, nil
+	case strings.EqualFold(v, AudienceMultipleOrgs):
+		return AudienceMultipleOrgs, nil
+	}
+	return "", tresor.Errorf(tresor.Invalid,
+		"The signInAudience '%s' is not supported: tresor supports only %s and %s, since it has no personal Microsoft accounts.",
+		clip(v), AudienceMyOrg, AudienceMultipleOrgs)
 }
 
 // GetApplication returns an application by its object id. Invalid if id is
@@ -123,11 +201,14 @@ func (d *Directory) ListApplications(ctx context.Context) ([]Application, error)
 	return d.s.Store.Applications(ctx, d.tenant())
 }
 
-// DeleteApplication deletes an application with its passwords and its
-// service principal, as Entra does. Tokens already issued stay valid until
-// they expire; role assignments naming the service principal stay and
-// grant nothing. Invalid for the administrator's application; NotFound if
-// the tenant has no such application.
+// DeleteApplication deletes an application with its passwords, its
+// federated credentials and its service principals in every tenant.
+// Entra deletes only the home tenant's and leaves the others orphaned,
+// unable to sign in; tresor removes them rather than keep principals that
+// nothing can use. Tokens already issued stay valid until they expire;
+// role assignments naming the service principals stay and grant nothing.
+// Invalid for the administrator's application; NotFound if the tenant has
+// no such application.
 func (d *Directory) DeleteApplication(ctx context.Context, objectID string) error {
 	if err := d.authorize(ctx); err != nil {
 		return err
@@ -136,7 +217,7 @@ func (d *Directory) DeleteApplication(ctx context.Context, objectID string) erro
 	if err != nil {
 		return err
 	}
-	if err := d.notAdmin(ctx, a.AppID); err != nil {
+	if err := d.notAdmin(ctx, a); err != nil {
 		return err
 	}
 	return d.s.Store.DeleteApplication(ctx, a.ObjectID)
@@ -163,7 +244,7 @@ func (d *Directory) AddPassword(ctx context.Context, objectID string, req Passwo
 	if err != nil {
 		return PasswordCredential{}, "", err
 	}
-	if err := d.notAdmin(ctx, a.AppID); err != nil {
+	if err := d.notAdmin(ctx, a); err != nil {
 		return PasswordCredential{}, "", err
 	}
 	if len(req.DisplayName) > maxDisplayName {
@@ -210,7 +291,7 @@ func (d *Directory) RemovePassword(ctx context.Context, objectID, keyID string) 
 	if !IsGUID(keyID) {
 		return tresor.Errorf(tresor.Invalid, "The keyId '%s' is not a GUID.", clip(keyID))
 	}
-	if err := d.notAdmin(ctx, a.AppID); err != nil {
+	if err := d.notAdmin(ctx, a); err != nil {
 		return err
 	}
 	err = d.s.Store.RemovePassword(ctx, a.ObjectID, strings.ToLower(keyID))
@@ -220,11 +301,13 @@ func (d *Directory) RemovePassword(ctx context.Context, objectID, keyID string) 
 	return err
 }
 
-// CreateServicePrincipal creates the service principal of an application
-// of the tenant, named as the application, with a new object id. Invalid
-// if appID names no application of the tenant (Graph's "does not
-// reference a valid application object"); Conflict if the application has
-// a service principal already.
+// CreateServicePrincipal creates the tenant's service principal of an
+// application, named as the application, with a new object id: of an
+// application of the tenant, or of a multi-tenant application of another
+// tenant (as an administrator consents to it in Entra). Invalid if appID
+// names no such application (Graph's "does not reference a valid
+// application object"); Conflict if the application has a service
+// principal in the tenant already.
 func (d *Directory) CreateServicePrincipal(ctx context.Context, appID string) (ServicePrincipal, error) {
 	if err := d.authorize(ctx); err != nil {
 		return ServicePrincipal{}, err
@@ -235,7 +318,7 @@ func (d *Directory) CreateServicePrincipal(ctx context.Context, appID string) (S
 		return ServicePrincipal{}, noApp
 	}
 	a, err := d.s.Store.ApplicationByAppID(ctx, strings.ToLower(appID))
-	if tresor.IsKind(err, tresor.NotFound) || (err == nil && a.TenantID != d.tenant()) {
+	if tresor.IsKind(err, tresor.NotFound) || (err == nil && a.TenantID != d.tenant() && !a.MultiTenant()) {
 		return ServicePrincipal{}, noApp
 	}
 	if err != nil {
@@ -243,7 +326,7 @@ func (d *Directory) CreateServicePrincipal(ctx context.Context, appID string) (S
 	}
 	inUse := tresor.Errorf(tresor.Conflict,
 		"The service principal cannot be created, updated, or restored because the service principal name %s is already in use.", a.AppID)
-	if _, err := d.s.Store.ServicePrincipalByAppID(ctx, a.AppID); err == nil {
+	if _, err := d.s.Store.ServicePrincipalByAppID(ctx, d.tenant(), a.AppID); err == nil {
 		return ServicePrincipal{}, inUse
 	} else if !tresor.IsKind(err, tresor.NotFound) {
 		return ServicePrincipal{}, err
@@ -252,7 +335,7 @@ func (d *Directory) CreateServicePrincipal(ctx context.Context, appID string) (S
 		ObjectID:    NewGUID(),
 		AppID:       a.AppID,
 		DisplayName: a.DisplayName,
-		TenantID:    a.TenantID,
+		TenantID:    d.tenant(),
 		Type:        tresor.ServicePrincipal,
 		Created:     d.s.now(),
 	}
@@ -319,9 +402,10 @@ func (d *Directory) DeleteServicePrincipal(ctx context.Context, objectID string)
 	return d.s.Store.DeleteServicePrincipal(ctx, sp.ObjectID)
 }
 
-// notAdmin refuses changes to the administrator's application.
-func (d *Directory) notAdmin(ctx context.Context, appID string) error {
-	sp, err := d.s.Store.ServicePrincipalByAppID(ctx, appID)
+// notAdmin refuses changes to the administrator's application, whose
+// service principal is in its home tenant.
+func (d *Directory) notAdmin(ctx context.Context, a Application) error {
+	sp, err := d.s.Store.ServicePrincipalByAppID(ctx, a.TenantID, a.AppID)
 	if tresor.IsKind(err, tresor.NotFound) {
 		return nil
 	}

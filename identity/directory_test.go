@@ -43,7 +43,7 @@ func TestDirectoryLifecycle(t *testing.T) {
 	ctx := context.Background()
 	d := f.svc.Directory(f.adminPrincipal())
 
-	app, err := d.CreateApplication(ctx, "billing")
+	app, err := d.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: "billing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestDirectoryErrors(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	d := f.svc.Directory(f.adminPrincipal())
-	app, err := d.CreateApplication(ctx, "app")
+	app, err := d.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: "app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,9 +199,9 @@ func TestDirectoryErrors(t *testing.T) {
 		err  error
 		kind tresor.Kind
 	}{
-		{"create with an empty name", second(d.CreateApplication(ctx, " ")), tresor.Invalid},
-		{"create with a long name", second(d.CreateApplication(ctx, strings.Repeat("x", 257))), tresor.Invalid},
-		{"create with the admin's name", second(d.CreateApplication(ctx, " Tresor-Admin")), tresor.Invalid},
+		{"create with an empty name", second(d.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: " "})), tresor.Invalid},
+		{"create with a long name", second(d.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: strings.Repeat("x", 257)})), tresor.Invalid},
+		{"create with the admin's name", second(d.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: " Tresor-Admin"})), tresor.Invalid},
 		{"get a malformed id", second(d.GetApplication(ctx, "app")), tresor.Invalid},
 		{"get a missing application", second(d.GetApplication(ctx, missing)), tresor.NotFound},
 		{"get an application by its client id", second(d.GetApplication(ctx, app.AppID)), tresor.NotFound},
@@ -289,7 +289,7 @@ func TestDirectoryAuthorization(t *testing.T) {
 	for _, c := range callers {
 		d := f.svc.Directory(c.caller)
 		for op, err := range map[string]error{
-			"CreateApplication":      second(d.CreateApplication(ctx, "x")),
+			"CreateApplication":      second(d.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: "x"})),
 			"GetApplication":         second(d.GetApplication(ctx, id)),
 			"ListApplications":       second(d.ListApplications(ctx)),
 			"DeleteApplication":      d.DeleteApplication(ctx, id),

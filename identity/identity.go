@@ -26,6 +26,16 @@
 // principal, which then obtains no tokens. Directory manages them for
 // Microsoft Graph's applications and servicePrincipals.
 //
+// A multi-tenant application (SignInAudience AzureADMultipleOrgs) may have
+// a service principal in every tenant whose administrator creates one,
+// and obtains tokens in each of them, naming that tenant's service
+// principal. Instead of a secret, an application may trust federated
+// identity credentials: a client assertion that tresor itself issued (as
+// it issues a managed identity's token for api://AzureADTokenExchange)
+// and that matches one of them is exchanged for the application's token
+// (workload identity federation, as Azure's cross-tenant customer-managed
+// keys use it; see IssueToken and Federate).
+//
 // The package holds the rules; identity/idhttp speaks the OAuth and OpenID
 // wire protocol, identity/graphhttp Microsoft Graph's, and a Store (sqlite)
 // keeps the records.
@@ -58,9 +68,12 @@ type Tenant struct {
 // the user-assigned identity resource, or the resource whose
 // system-assigned identity it is. Tokens carry it as "xms_mirid", as
 // Entra's do.
+//
+// An application's service principals share its AppID, one per tenant; a
+// managed identity's AppID is its own, unique across all tenants.
 type ServicePrincipal struct {
 	ObjectID    string // the "oid" claim; role assignments name this
-	AppID       string // the client id; unique across tenants
+	AppID       string // the client id
 	DisplayName string
 	TenantID    string
 	Type        tresor.PrincipalType
@@ -69,15 +82,44 @@ type ServicePrincipal struct {
 }
 
 // Application is an application registration: the client id and the
-// credentials with which its service principal authenticates. Its object
-// id is not its service principal's.
+// credentials with which its service principals authenticate. Its object
+// id is not its service principal's. TenantID is its home tenant.
 type Application struct {
-	ObjectID    string // the application object's id ("id" in Graph)
-	AppID       string // the client id, shared with its service principal
-	TenantID    string
-	DisplayName string
-	Passwords   []PasswordCredential // oldest first (by Start, ties by KeyID)
-	Created     time.Time
+	ObjectID       string // the application object's id ("id" in Graph)
+	AppID          string // the client id, shared with its service principals
+	TenantID       string
+	DisplayName    string
+	SignInAudience string               // AudienceMyOrg or AudienceMultipleOrgs; empty reads as AudienceMyOrg
+	Passwords      []PasswordCredential // oldest first (by Start, ties by KeyID)
+	// FederatedCredentials are the client assertions the application
+	// accepts in place of a secret, by Name (bytewise, ties by ID).
+	FederatedCredentials []FederatedCredential
+	Created              time.Time
+}
+
+// The values of Application.SignInAudience that tresor supports, as Graph
+// spells them: an application of its home tenant only, or one that other
+// tenants may give a service principal.
+const (
+	AudienceMyOrg        = "AzureADMyOrg"
+	AudienceMultipleOrgs = "AzureADMultipleOrgs"
+)
+
+// MultiTenant reports whether other tenants than a's home tenant may have
+// its service principal.
+func (a Application) MultiTenant() bool { return a.SignInAudience == AudienceMultipleOrgs }
+
+// FederatedCredential is a federated identity credential of an application
+// (Graph's federatedIdentityCredential): the application accepts, in place
+// of a secret, a client assertion whose iss is Issuer, whose sub is
+// Subject and whose aud is one of Audiences.
+type FederatedCredential struct {
+	ID          string // a lower-case GUID
+	Name        string // unique in the application, ignoring case
+	Issuer      string
+	Subject     string
+	Audiences   []string // exactly one, such as TokenExchangeAudience
+	Description string   // optional
 }
 
 // PasswordCredential is one client secret of an application, of which only
@@ -104,9 +146,10 @@ type SigningKey struct {
 // keys. It keeps no rules of its own beyond the integrity of references.
 //
 // Object ids are one namespace: an application and a service principal
-// never share one. Client ids (AppID) are unique among applications and
-// among service principals; an application and its service principal share
-// theirs.
+// never share one. Client ids (AppID) are unique among applications; an
+// application's service principals share its client id, at most one in
+// each tenant; a managed identity's client id is unique among applications
+// and service principals of every tenant.
 //
 // Methods return a *tresor.Error with Kind NotFound when the object does
 // not exist and Conflict when an identifier is taken; any other failure is
@@ -119,12 +162,17 @@ type Store interface {
 	// Tenants lists all tenants, oldest first (ties by ID).
 	Tenants(ctx context.Context) ([]Tenant, error)
 
-	// CreateApplication inserts a with its passwords. NotFound if
-	// a.TenantID does not exist; Conflict if a.ObjectID is taken by an
-	// application or a service principal, if a.AppID is taken by another
-	// application or by a service principal, or if a password's KeyID is
-	// taken.
+	// CreateApplication inserts a with its passwords and federated
+	// credentials. NotFound if a.TenantID does not exist; Conflict if
+	// a.ObjectID is taken by an application or a service principal, if
+	// a.AppID is taken by another application or by a service principal,
+	// if a password's KeyID is taken, or if a federated credential
+	// conflicts as AddFederatedCredential says.
 	CreateApplication(ctx context.Context, a Application) error
+	// UpdateApplication writes a.DisplayName and a.SignInAudience to the
+	// application with a.ObjectID; its other fields are not changed.
+	// NotFound if there is none.
+	UpdateApplication(ctx context.Context, a Application) error
 	// Application returns the application with that object ID.
 	Application(ctx context.Context, objectID string) (Application, error)
 	// ApplicationByAppID returns the application with that client ID.
@@ -133,8 +181,8 @@ type Store interface {
 	// object ID). An unknown tenant has none.
 	Applications(ctx context.Context, tenantID string) ([]Application, error)
 	// DeleteApplication removes the application with that object ID
-	// together with its passwords and its service principal, if any.
-	// NotFound if there is none.
+	// together with its passwords, its federated credentials and its
+	// service principals in every tenant. NotFound if there is none.
 	DeleteApplication(ctx context.Context, objectID string) error
 	// AddPassword adds c to the application with that object ID. NotFound
 	// if there is none; Conflict if c.KeyID is taken.
@@ -142,20 +190,33 @@ type Store interface {
 	// RemovePassword removes the password keyID from the application with
 	// that object ID. NotFound if the application has no such password.
 	RemovePassword(ctx context.Context, objectID, keyID string) error
+	// AddFederatedCredential adds c to the application with that object
+	// ID. NotFound if there is none; Conflict if c.ID is taken by any
+	// federated credential, or if the application has one named c.Name
+	// (ignoring case) or one with c.Issuer and c.Subject.
+	AddFederatedCredential(ctx context.Context, objectID string, c FederatedCredential) error
+	// RemoveFederatedCredential removes the federated credential id from
+	// the application with that object ID. NotFound if the application
+	// has no such credential.
+	RemoveFederatedCredential(ctx context.Context, objectID, id string) error
 
 	// CreateServicePrincipal inserts sp. NotFound if sp.TenantID does not
-	// exist, or if sp is of Type ServicePrincipal and no application of
-	// that tenant has sp.AppID; Conflict if sp.ObjectID is taken by a
-	// service principal or an application, if another service principal
-	// has sp.AppID, if sp is a managed identity and an application has
+	// exist, or if sp is of Type ServicePrincipal and no application (of
+	// any tenant: whether it may have a service principal in sp.TenantID
+	// is the caller's rule) has sp.AppID; Conflict if sp.ObjectID is taken
+	// by a service principal or an application, if another service
+	// principal of sp.TenantID has sp.AppID, if sp is a managed identity
+	// and an application or a service principal of any tenant has
 	// sp.AppID, or if sp.ResourceID is not empty and taken (compared
 	// ignoring case).
 	CreateServicePrincipal(ctx context.Context, sp ServicePrincipal) error
 	// ServicePrincipal returns the service principal with that object ID.
 	ServicePrincipal(ctx context.Context, objectID string) (ServicePrincipal, error)
-	// ServicePrincipalByAppID returns the service principal with that
-	// client (application) ID.
-	ServicePrincipalByAppID(ctx context.Context, appID string) (ServicePrincipal, error)
+	// ServicePrincipalByAppID returns the service principal of tenantID
+	// with that client (application) ID. An empty tenantID finds managed
+	// identities only, whose client ids are unique across tenants: the
+	// identity endpoint names one by client id alone.
+	ServicePrincipalByAppID(ctx context.Context, tenantID, appID string) (ServicePrincipal, error)
 	// ServicePrincipalByResourceID returns the managed identity whose
 	// ResourceID equals resourceID ignoring case.
 	ServicePrincipalByResourceID(ctx context.Context, resourceID string) (ServicePrincipal, error)

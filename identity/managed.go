@@ -89,7 +89,7 @@ func (s *Service) IssueManagedIdentityToken(ctx context.Context, req ManagedIden
 	case n > 1:
 		return Token{}, tresor.Errorf(tresor.Invalid, "Name the managed identity with only one of client_id, object_id and mi_res_id.")
 	case req.ClientID != "":
-		sp, err = s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(req.ClientID))
+		sp, err = s.Store.ServicePrincipalByAppID(ctx, "", strings.ToLower(req.ClientID)) // managed identities only
 	case req.ObjectID != "":
 		sp, err = s.Store.ServicePrincipal(ctx, strings.ToLower(req.ObjectID))
 	default:

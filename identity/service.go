@@ -171,12 +171,13 @@ func (s *Service) register(ctx context.Context, tenantID, displayName string) (S
 	now := s.now()
 	password, secret := newPassword("tresor", now, NoExpiry)
 	app := Application{
-		ObjectID:    NewGUID(),
-		AppID:       NewGUID(),
-		TenantID:    t.ID,
-		DisplayName: displayName,
-		Passwords:   []PasswordCredential{password},
-		Created:     now,
+		ObjectID:       NewGUID(),
+		AppID:          NewGUID(),
+		TenantID:       t.ID,
+		DisplayName:    displayName,
+		SignInAudience: AudienceMyOrg,
+		Passwords:      []PasswordCredential{password},
+		Created:        now,
 	}
 	if err := s.Store.CreateApplication(ctx, app); err != nil {
 		return ServicePrincipal{}, "", fmt.Errorf("create application: %w", err)
@@ -200,10 +201,11 @@ func (s *Service) register(ctx context.Context, tenantID, displayName string) (S
 // with this date.
 var NoExpiry = time.Date(2299, 12, 31, 0, 0, 0, 0, time.UTC)
 
-// ServicePrincipal returns the service principal with that client (app) ID.
-// NotFound if there is none.
-func (s *Service) ServicePrincipal(ctx context.Context, appID string) (ServicePrincipal, error) {
-	return s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(appID))
+// ServicePrincipal returns the service principal of a tenant with that
+// client (app) ID; an empty tenantID finds managed identities only (see
+// Store.ServicePrincipalByAppID). NotFound if there is none.
+func (s *Service) ServicePrincipal(ctx context.Context, tenantID, appID string) (ServicePrincipal, error) {
+	return s.Store.ServicePrincipalByAppID(ctx, strings.ToLower(tenantID), strings.ToLower(appID))
 }
 
 // ResetCredential gives the application with that client (app) ID a new
@@ -246,20 +248,17 @@ func newPassword(displayName string, start, end time.Time) (PasswordCredential, 
 }
 
 // authenticateClient checks a client secret for a client ID in a tenant
-// and returns the application's service principal. The errors follow
-// Entra's: an unknown client (or a managed identity, which has no
-// application) is AADSTS700016, a secret that matches no password
-// AADSTS7000215, one that matches an expired password AADSTS7000222, and an
-// application without a service principal AADSTS7000229.
+// and returns the application's service principal in that tenant. The
+// errors follow Entra's: an unknown client (or a managed identity, which
+// has no application), or an application that may not sign in to the
+// tenant, is AADSTS700016, a secret that matches no password
+// AADSTS7000215, one that matches an expired password AADSTS7000222, and
+// an application without a service principal in its home tenant
+// AADSTS7000229.
 func (s *Service) authenticateClient(ctx context.Context, tenantID, clientID, secret string) (ServicePrincipal, error) {
-	app, err := s.Store.ApplicationByAppID(ctx, strings.ToLower(clientID))
-	if err != nil && !tresor.IsKind(err, tresor.NotFound) {
+	app, err := s.clientApplication(ctx, tenantID, clientID)
+	if err != nil {
 		return ServicePrincipal{}, err
-	}
-	if err != nil || app.TenantID != tenantID {
-		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
-			"AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.",
-			clip(clientID), tenantID).WithReason(ReasonInvalidClient)
 	}
 	// Every password is hashed and compared, so the time taken does not
 	// tell which one matched.
@@ -281,8 +280,34 @@ func (s *Service) authenticateClient(ctx context.Context, tenantID, clientID, se
 			"AADSTS7000222: The provided client secret keys for app '%s' are expired. Create new keys for your app ('tresor ad app credential reset --id %s'), or consider using certificate credentials for added security.",
 			app.AppID, app.AppID).WithReason(ReasonInvalidClient)
 	}
-	sp, err := s.Store.ServicePrincipalByAppID(ctx, app.AppID)
+	return s.servicePrincipalIn(ctx, app, tenantID)
+}
+
+// clientApplication returns the application of a client ID that may sign
+// in to a tenant: its home tenant, or any tenant if it is multi-tenant.
+// Otherwise, or if there is no such application, it returns Entra's
+// AADSTS700016.
+func (s *Service) clientApplication(ctx context.Context, tenantID, clientID string) (Application, error) {
+	app, err := s.Store.ApplicationByAppID(ctx, strings.ToLower(clientID))
+	if err != nil && !tresor.IsKind(err, tresor.NotFound) {
+		return Application{}, err
+	}
+	if err != nil || (app.TenantID != tenantID && !app.MultiTenant()) {
+		return Application{}, appNotInTenant(clientID, tenantID)
+	}
+	return app, nil
+}
+
+// servicePrincipalIn returns an application's service principal in a
+// tenant. Without one, a multi-tenant application in another tenant is
+// AADSTS700016, as Entra answers an application that the tenant has not
+// consented to, and an application in its home tenant AADSTS7000229.
+func (s *Service) servicePrincipalIn(ctx context.Context, app Application, tenantID string) (ServicePrincipal, error) {
+	sp, err := s.Store.ServicePrincipalByAppID(ctx, tenantID, app.AppID)
 	if tresor.IsKind(err, tresor.NotFound) {
+		if tenantID != app.TenantID {
+			return ServicePrincipal{}, appNotInTenant(app.AppID, tenantID)
+		}
 		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
 			"AADSTS7000229: The client application %s is missing service principal in the tenant %s. Create one ('POST /v1.0/servicePrincipals' with its appId, or 'tresor ad sp create-for-rbac').",
 			app.AppID, tenantID).WithReason(ReasonInvalidClient)
@@ -291,6 +316,12 @@ func (s *Service) authenticateClient(ctx context.Context, tenantID, clientID, se
 		return ServicePrincipal{}, err
 	}
 	return sp, nil
+}
+
+func appNotInTenant(clientID, tenantID string) error {
+	return tresor.Errorf(tresor.Unauthenticated,
+		"AADSTS700016: Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+		clip(clientID), tenantID).WithReason(ReasonInvalidClient)
 }
 
 func (s *Service) now() time.Time {

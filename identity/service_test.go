@@ -116,7 +116,7 @@ func TestCreateServicePrincipal(t *testing.T) {
 	if sp.TenantID != other.ID || sp.DisplayName != "app" || len(secret) != 43 {
 		t.Errorf("CreateServicePrincipal() = %+v, secret of %d characters", sp, len(secret))
 	}
-	got, err := f.svc.ServicePrincipal(ctx, sp.AppID)
+	got, err := f.svc.ServicePrincipal(ctx, sp.TenantID, sp.AppID)
 	if err != nil {
 		t.Fatal(err)
 	}

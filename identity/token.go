@@ -12,11 +12,18 @@ import (
 // TokenLifetime is how long an access token is valid after it is issued.
 const TokenLifetime = time.Hour
 
-// TokenRequest is an OAuth 2.0 client credentials grant.
+// TokenRequest is an OAuth 2.0 client credentials grant. The client
+// authenticates with a secret or with a client assertion (RFC 7523), not
+// both.
 type TokenRequest struct {
 	TenantID     string
 	ClientID     string
 	ClientSecret string
+	// ClientAssertion is a JWT that one of the application's federated
+	// credentials trusts; ClientAssertionType must then be
+	// ClientAssertionType.
+	ClientAssertion     string
+	ClientAssertionType string
 	// Scope is the space-separated scope parameter. It must name exactly
 	// one resource as "{audience}/.default"; the OpenID scopes that MSAL
 	// adds (openid, profile, offline_access, email) are ignored.
@@ -39,14 +46,22 @@ type Token struct {
 // credentials grant ignores.
 var openIDScopes = map[string]bool{"openid": true, "profile": true, "offline_access": true, "email": true}
 
-// IssueToken authenticates a service principal by its client secret and
-// issues an access token for the resource named by the scope.
+// IssueToken authenticates an application by its client secret or by a
+// client assertion (see exchange) and issues an access token for the
+// resource named by the scope. The token names the application's service
+// principal in the requested tenant: its home tenant, or, for a
+// multi-tenant application, any tenant where it has one. Its appidacr is
+// "1" for a secret and "2" for an assertion, as Entra's.
 //
 // Errors, with their Reason, follow Entra's token endpoint: an unknown
-// tenant or a missing client ID is Invalid (ReasonInvalidRequest); an
-// unknown client, a client of another tenant, or a wrong or missing secret
-// is Unauthenticated (ReasonInvalidClient); a scope that is not one
-// "{audience}/.default" of a configured audience is Invalid
+// tenant, a missing client ID, a client_assertion_type other than
+// ClientAssertionType, or both a secret and an assertion is Invalid
+// (ReasonInvalidRequest); an unknown client, a client that may not sign
+// in to the tenant or has no service principal there, a wrong or missing
+// secret, or an assertion that is not this tresor's or that no federated
+// credential of the application matches is Unauthenticated
+// (ReasonInvalidClient); a scope that is not one "{audience}/.default" of
+// a configured audience or TokenExchangeAudience is Invalid
 // (ReasonInvalidScope). The scope is checked only after the client has
 // authenticated.
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, error) {
@@ -62,11 +77,32 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, erro
 	case req.ClientID == "":
 		return Token{}, tresor.Errorf(tresor.Invalid,
 			"AADSTS900144: The request body must contain the following parameter: 'client_id'.").WithReason(ReasonInvalidRequest)
-	case req.ClientSecret == "":
+	case req.ClientSecret != "" && req.ClientAssertion != "":
+		return Token{}, tresor.Errorf(tresor.Invalid,
+			"AADSTS90023: The request carries both a client_secret and a client_assertion; send only one.").WithReason(ReasonInvalidRequest)
+	case req.ClientAssertion != "" && req.ClientAssertionType == "":
+		return Token{}, tresor.Errorf(tresor.Invalid,
+			"AADSTS900144: The request body must contain the following parameter: 'client_assertion_type'.").WithReason(ReasonInvalidRequest)
+	case req.ClientAssertion != "" && req.ClientAssertionType != ClientAssertionType:
+		return Token{}, tresor.Errorf(tresor.Invalid,
+			"AADSTS90023: The client_assertion_type '%s' is not supported; it must be '%s'.", clip(req.ClientAssertionType), ClientAssertionType).
+			WithReason(ReasonInvalidRequest)
+	case req.ClientSecret == "" && req.ClientAssertion == "":
 		return Token{}, tresor.Errorf(tresor.Unauthenticated,
 			"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.").WithReason(ReasonInvalidClient)
 	}
-	sp, err := s.authenticateClient(ctx, tenant, req.ClientID, req.ClientSecret)
+	var (
+		sp  ServicePrincipal
+		acr string
+		err error
+	)
+	if req.ClientAssertion != "" {
+		sp, err = s.exchange(ctx, tenant, req.ClientID, req.ClientAssertion)
+		acr = "2" // a client assertion, as a certificate's
+	} else {
+		sp, err = s.authenticateClient(ctx, tenant, req.ClientID, req.ClientSecret)
+		acr = "1" // a client secret
+	}
 	if err != nil {
 		return Token{}, err
 	}
@@ -74,7 +110,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, erro
 	if err != nil {
 		return Token{}, err
 	}
-	return s.issue(ctx, sp, aud, "1") // authenticated with a client secret
+	return s.issue(ctx, sp, aud, acr)
 }
 
 // issue signs a token for sp addressed to aud. acr is the "appidacr" claim:
@@ -155,6 +191,11 @@ func (s *Service) audienceForScope(scope, tenant string) (string, error) {
 		return "", tresor.Errorf(tresor.Invalid,
 			"AADSTS1002012: The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
 			clip(scope)).WithReason(ReasonInvalidScope)
+	}
+	// The exchange audience is always served, so that a managed identity
+	// obtains its client assertions from the identity endpoint.
+	if sameAudience(resource, TokenExchangeAudience) {
+		return TokenExchangeAudience, nil
 	}
 	for _, a := range s.Audiences {
 		if sameAudience(resource, a) {

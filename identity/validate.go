@@ -77,6 +77,18 @@ func (s *Service) verified(ctx context.Context, raw string) (*verifiedToken, err
 		}
 		s.tokens.remove(sum)
 	}
+	v, err := s.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.put(sum, v, time.Unix(v.claims.Exp, 0).Add(ClockSkew), s.now())
+	return v, nil
+}
+
+// verify is verified without the cache: for tokens seen once, such as a
+// client assertion, which would only crowd out the bearer tokens that
+// clients reuse.
+func (s *Service) verify(ctx context.Context, raw string) (*verifiedToken, error) {
 	fail := func(format string, args ...any) (*verifiedToken, error) {
 		return nil, tresor.Errorf(tresor.Unauthenticated, format, args...)
 	}
@@ -129,7 +141,6 @@ func (s *Service) verified(ctx context.Context, raw string) (*verifiedToken, err
 		typ = tresor.PrincipalType(c.PrincipalType)
 	}
 	v.principal = tresor.Principal{TenantID: tenant, ObjectID: c.OID, AppID: c.AppID, Name: c.AppDisplayName, Type: typ}
-	s.tokens.put(sum, v, time.Unix(c.Exp, 0).Add(ClockSkew), s.now())
 	return v, nil
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -97,22 +98,26 @@ func insertServicePrincipal(ctx context.Context, tx *sql.Tx, sp identity.Service
 	if taken {
 		return tresor.Errorf(tresor.Conflict, "object %s exists", sp.ObjectID)
 	}
-	taken, err = identityRowExists(ctx, tx, `SELECT 1 FROM identity_service_principals WHERE app_id = ?`, sp.AppID)
+	// An application's service principals are one per tenant; a managed
+	// identity's client id is unique everywhere.
+	q, args := `SELECT 1 FROM identity_service_principals WHERE app_id = ? AND tenant_id = ?`, []any{sp.AppID, sp.TenantID}
+	if sp.Type != tresor.ServicePrincipal {
+		q, args = `SELECT 1 FROM identity_service_principals WHERE app_id = ?`, []any{sp.AppID}
+	}
+	taken, err = identityRowExists(ctx, tx, q, args...)
 	if err != nil {
 		return err
 	}
 	if taken {
-		return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", sp.ObjectID, sp.AppID)
+		return tresor.Errorf(tresor.Conflict, "a service principal of app %s exists", sp.AppID)
 	}
-	var appTenant string
-	err = tx.QueryRowContext(ctx, `SELECT tenant_id FROM identity_applications WHERE app_id = ?`, sp.AppID).Scan(&appTenant)
-	hasApp := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	hasApp, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_applications WHERE app_id = ?`, sp.AppID)
+	if err != nil {
 		return err
 	}
 	switch {
-	case sp.Type == tresor.ServicePrincipal && (!hasApp || appTenant != sp.TenantID):
-		return tresor.Errorf(tresor.NotFound, "application %s not found in tenant %s", sp.AppID, sp.TenantID)
+	case sp.Type == tresor.ServicePrincipal && !hasApp:
+		return tresor.Errorf(tresor.NotFound, "application %s not found", sp.AppID)
 	case sp.Type != tresor.ServicePrincipal && hasApp:
 		return tresor.Errorf(tresor.Conflict, "application %s exists", sp.AppID)
 	}
@@ -174,8 +179,11 @@ func (db *DB) ServicePrincipal(ctx context.Context, objectID string) (identity.S
 }
 
 // ServicePrincipalByAppID implements identity.Store.
-func (db *DB) ServicePrincipalByAppID(ctx context.Context, appID string) (identity.ServicePrincipal, error) {
-	return db.servicePrincipal(ctx, `WHERE app_id = ?`, appID)
+func (db *DB) ServicePrincipalByAppID(ctx context.Context, tenantID, appID string) (identity.ServicePrincipal, error) {
+	if tenantID == "" {
+		return db.servicePrincipal(ctx, `WHERE app_id = ? AND type = 'ManagedIdentity'`, appID)
+	}
+	return db.servicePrincipal(ctx, `WHERE app_id = ? AND tenant_id = ?`, appID, tenantID)
 }
 
 // ServicePrincipalByResourceID implements identity.Store.
@@ -186,13 +194,13 @@ func (db *DB) ServicePrincipalByResourceID(ctx context.Context, resourceID strin
 	return db.servicePrincipal(ctx, `WHERE resource_id = ?`, resourceID)
 }
 
-func (db *DB) servicePrincipal(ctx context.Context, where, id string) (identity.ServicePrincipal, error) {
+func (db *DB) servicePrincipal(ctx context.Context, where string, args ...any) (identity.ServicePrincipal, error) {
 	var sp identity.ServicePrincipal
 	err := db.view(ctx, func(tx *sql.Tx) error {
 		var err error
-		sp, err = scanServicePrincipal(tx.QueryRowContext(ctx, `SELECT `+spColumns+` FROM identity_service_principals `+where, id))
+		sp, err = scanServicePrincipal(tx.QueryRowContext(ctx, `SELECT `+spColumns+` FROM identity_service_principals `+where, args...))
 		if errors.Is(err, sql.ErrNoRows) {
-			return tresor.Errorf(tresor.NotFound, "service principal %s not found", id)
+			return tresor.Errorf(tresor.NotFound, "service principal %v not found", args)
 		}
 		return err
 	})
@@ -256,8 +264,8 @@ func (db *DB) CreateApplication(ctx context.Context, a identity.Application) err
 			return tresor.Errorf(tresor.Conflict, "app id %s is taken", a.AppID)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_applications
-			(object_id, app_id, tenant_id, display_name, created) VALUES (?, ?, ?, ?, ?)`,
-			a.ObjectID, a.AppID, a.TenantID, a.DisplayName, a.Created.Unix()); err != nil {
+			(object_id, app_id, tenant_id, display_name, sign_in_audience, created) VALUES (?, ?, ?, ?, ?, ?)`,
+			a.ObjectID, a.AppID, a.TenantID, a.DisplayName, a.SignInAudience, a.Created.Unix()); err != nil {
 			return err
 		}
 		for _, c := range a.Passwords {
@@ -265,9 +273,101 @@ func (db *DB) CreateApplication(ctx context.Context, a identity.Application) err
 				return err
 			}
 		}
+		for _, c := range a.FederatedCredentials {
+			if err := insertFederated(ctx, tx, a.ObjectID, c); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	return internal(err, "sqlite: create application")
+}
+
+// UpdateApplication implements identity.Store.
+func (db *DB) UpdateApplication(ctx context.Context, a identity.Application) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE identity_applications SET display_name = ?, sign_in_audience = ?
+			WHERE object_id = ?`, a.DisplayName, a.SignInAudience, a.ObjectID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			return tresor.Errorf(tresor.NotFound, "application %s not found", a.ObjectID)
+		}
+		return err
+	})
+	return internal(err, "sqlite: update application")
+}
+
+// insertFederated inserts c for the application objectID, which must
+// exist.
+func insertFederated(ctx context.Context, tx *sql.Tx, objectID string, c identity.FederatedCredential) error {
+	taken, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_federated_credentials WHERE id = ?
+		UNION ALL SELECT 1 FROM identity_federated_credentials WHERE app_object_id = ? AND (name = ? OR issuer = ? AND subject = ?)`,
+		c.ID, objectID, c.Name, c.Issuer, c.Subject)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return tresor.Errorf(tresor.Conflict, "federated credential %s (%s) conflicts with one of application %s", c.ID, c.Name, objectID)
+	}
+	audiences, err := json.Marshal(c.Audiences)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO identity_federated_credentials
+		(id, app_object_id, name, issuer, subject, audiences, description) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, objectID, c.Name, c.Issuer, c.Subject, string(audiences), c.Description)
+	return err
+}
+
+// AddFederatedCredential implements identity.Store.
+func (db *DB) AddFederatedCredential(ctx context.Context, objectID string, c identity.FederatedCredential) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		app, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_applications WHERE object_id = ?`, objectID)
+		if err != nil {
+			return err
+		}
+		if !app {
+			return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+		}
+		return insertFederated(ctx, tx, objectID, c)
+	})
+	return internal(err, "sqlite: add federated credential")
+}
+
+// RemoveFederatedCredential implements identity.Store.
+func (db *DB) RemoveFederatedCredential(ctx context.Context, objectID, id string) error {
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM identity_federated_credentials
+			WHERE app_object_id = ? AND id = ?`, objectID, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			return tresor.Errorf(tresor.NotFound, "application %s has no federated credential %s", objectID, id)
+		}
+		return err
+	})
+	return internal(err, "sqlite: remove federated credential")
+}
+
+const federatedColumns = `f.id, f.name, f.issuer, f.subject, f.audiences, f.description`
+
+// federatedOrder sorts federated credentials bytewise by name, whatever
+// the column's collation.
+const federatedOrder = ` ORDER BY f.name COLLATE BINARY, f.id`
+
+// scanFederated scans lead, then federatedColumns.
+func scanFederated(row interface{ Scan(...any) error }, lead ...any) (identity.FederatedCredential, error) {
+	var c identity.FederatedCredential
+	var audiences string
+	if err := row.Scan(append(lead, &c.ID, &c.Name, &c.Issuer, &c.Subject, &audiences, &c.Description)...); err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal([]byte(audiences), &c.Audiences)
 }
 
 // insertPassword inserts c for the application objectID, which must exist.
@@ -293,7 +393,7 @@ func insertPassword(ctx context.Context, tx *sql.Tx, objectID string, c identity
 	return err
 }
 
-const appColumns = `object_id, app_id, tenant_id, display_name, created`
+const appColumns = `object_id, app_id, tenant_id, display_name, sign_in_audience, created`
 
 // Application implements identity.Store.
 func (db *DB) Application(ctx context.Context, objectID string) (identity.Application, error) {
@@ -329,7 +429,23 @@ func (db *DB) application(ctx context.Context, where, id string) (identity.Appli
 			}
 			a.Passwords = append(a.Passwords, c)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		frows, err := tx.QueryContext(ctx, `SELECT `+federatedColumns+` FROM identity_federated_credentials f
+			WHERE f.app_object_id = ?`+federatedOrder, a.ObjectID)
+		if err != nil {
+			return err
+		}
+		defer frows.Close()
+		for frows.Next() {
+			c, err := scanFederated(frows)
+			if err != nil {
+				return err
+			}
+			a.FederatedCredentials = append(a.FederatedCredentials, c)
+		}
+		return frows.Err()
 	})
 	return a, internal(err, "sqlite: application")
 }
@@ -373,7 +489,27 @@ func (db *DB) Applications(ctx context.Context, tenantID string) ([]identity.App
 				out[i].Passwords = append(out[i].Passwords, c)
 			}
 		}
-		return prows.Err()
+		if err := prows.Err(); err != nil {
+			return err
+		}
+		frows, err := tx.QueryContext(ctx, `SELECT f.app_object_id, `+federatedColumns+`
+			FROM identity_federated_credentials f JOIN identity_applications a ON a.object_id = f.app_object_id
+			WHERE a.tenant_id = ?`+federatedOrder, tenantID)
+		if err != nil {
+			return err
+		}
+		defer frows.Close()
+		for frows.Next() {
+			var app string
+			c, err := scanFederated(frows, &app)
+			if err != nil {
+				return err
+			}
+			if i, ok := index[app]; ok {
+				out[i].FederatedCredentials = append(out[i].FederatedCredentials, c)
+			}
+		}
+		return frows.Err()
 	})
 	return out, internal(err, "sqlite: applications")
 }
@@ -389,12 +525,16 @@ func (db *DB) DeleteApplication(ctx context.Context, objectID string) error {
 		if err != nil {
 			return err
 		}
-		// An application's service principal is never a user-assigned
-		// identity's, so nothing in msi_user_assigned_identities refers to it.
+		// Its service principals in every tenant. An application's service
+		// principal is never a user-assigned identity's, so nothing in
+		// msi_user_assigned_identities refers to it.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_service_principals WHERE app_id = ?`, appID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_password_credentials WHERE app_object_id = ?`, objectID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_federated_credentials WHERE app_object_id = ?`, objectID); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM identity_applications WHERE object_id = ?`, objectID)
@@ -438,7 +578,7 @@ func (db *DB) RemovePassword(ctx context.Context, objectID, keyID string) error 
 func scanApplication(row interface{ Scan(...any) error }) (identity.Application, error) {
 	var a identity.Application
 	var created int64
-	err := row.Scan(&a.ObjectID, &a.AppID, &a.TenantID, &a.DisplayName, &created)
+	err := row.Scan(&a.ObjectID, &a.AppID, &a.TenantID, &a.DisplayName, &a.SignInAudience, &created)
 	a.Created = identityTime(created)
 	return a, err
 }

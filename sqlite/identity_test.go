@@ -145,3 +145,70 @@ func TestMigrateApplications(t *testing.T) {
 		t.Errorf("Validate() = %+v, %v; want oid %s", p, err, objectID)
 	}
 }
+
+// TestMigrateFederation builds a database as the migrations before 0015
+// left it, with an application, its service principal and a user-assigned
+// identity, and checks that opening it keeps them all, makes the
+// application single-tenant, lets a second tenant have its own service
+// principal of the application, and keeps the identity resource's foreign
+// key to its principal.
+func TestMigrateFederation(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, exec := oldDatabase(t, path, "0015")
+	const (
+		tenant, other = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000009"
+		spID, appID   = "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"
+		appObjectID   = "00000000-0000-4000-8000-000000000006"
+		miID, miAppID = "00000000-0000-4000-8000-000000000004", "00000000-0000-4000-8000-000000000005"
+		created       = 1700000000
+	)
+	exec(`INSERT INTO identity_tenants (id, display_name, created) VALUES (?, 'home', ?), (?, 'other', ?)`, tenant, created, other, created)
+	exec(`INSERT INTO identity_applications (object_id, app_id, tenant_id, display_name, created) VALUES (?, ?, ?, 'app', ?)`,
+		appObjectID, appID, tenant, created)
+	exec(`INSERT INTO identity_service_principals (object_id, app_id, tenant_id, display_name, type, resource_id, created)
+		VALUES (?, ?, ?, 'app', 'ServicePrincipal', '', ?)`, spID, appID, tenant, created)
+	exec(`INSERT INTO identity_service_principals (object_id, app_id, tenant_id, display_name, type, resource_id, created)
+		VALUES (?, ?, ?, 'mi', 'ManagedIdentity', '/subscriptions/s/mi', ?)`, miID, miAppID, tenant, created)
+	exec(`INSERT INTO msi_user_assigned_identities (subscription_id, resource_group, name, object_id, location, tags, created)
+		VALUES ('s', 'rg', 'mi', ?, 'westeurope', '{}', ?)`, miID, created)
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open (migrating): %v", err)
+	}
+	defer db.Close()
+	app, err := db.Application(ctx, appObjectID)
+	if err != nil || app.SignInAudience != identity.AudienceMyOrg || app.AppID != appID {
+		t.Errorf("migrated application = %+v, %v; want it with signInAudience %s", app, err, identity.AudienceMyOrg)
+	}
+	if sp, err := db.ServicePrincipalByAppID(ctx, tenant, appID); err != nil || sp.ObjectID != spID || sp.Created.Unix() != created {
+		t.Errorf("ServicePrincipalByAppID(home) = %+v, %v; want %s", sp, err, spID)
+	}
+	if sp, err := db.ServicePrincipalByAppID(ctx, "", miAppID); err != nil || sp.ObjectID != miID || sp.ResourceID != "/subscriptions/s/mi" {
+		t.Errorf("ServicePrincipalByAppID(managed identity) = %+v, %v", sp, err)
+	}
+	if u, err := db.UserAssignedIdentity(ctx, "s", "RG", "MI"); err != nil || u.Principal.ObjectID != miID {
+		t.Errorf("user-assigned identity after migrating = %+v, %v", u, err)
+	}
+	// The unique index is per tenant now.
+	away := identity.ServicePrincipal{ObjectID: "00000000-0000-4000-8000-000000000007", AppID: appID, TenantID: other,
+		DisplayName: "app", Type: tresor.ServicePrincipal, Created: identity.NoExpiry}
+	if err := db.CreateServicePrincipal(ctx, away); err != nil {
+		t.Errorf("CreateServicePrincipal(second tenant) after migrating = %v", err)
+	}
+	away.ObjectID = "00000000-0000-4000-8000-000000000008"
+	if err := db.CreateServicePrincipal(ctx, away); !tresor.IsKind(err, tresor.Conflict) {
+		t.Errorf("CreateServicePrincipal(second in a tenant) = %v, want Conflict", err)
+	}
+	// The rebuilt tables keep their foreign key: an identity resource
+	// cannot name a principal that does not exist.
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO msi_user_assigned_identities
+		(subscription_id, resource_group, name, object_id, location, tags, created) VALUES ('s', 'rg', 'x', 'nobody', 'l', '{}', 0)`); err == nil {
+		t.Error("an identity resource without its principal was inserted; the foreign key is lost")
+	}
+	if err := db.DeleteServicePrincipal(ctx, miID); !tresor.IsKind(err, tresor.Conflict) {
+		t.Errorf("DeleteServicePrincipal(a user-assigned identity's) = %v, want Conflict", err)
+	}
+}

@@ -73,7 +73,7 @@ func TestUserAssignedIdentityLifecycle(t *testing.T) {
 	// The principal is in the identity store, found by each of its ids.
 	for name, lookup := range map[string]func() (identity.ServicePrincipal, error){
 		"object id": func() (identity.ServicePrincipal, error) { return f.db.ServicePrincipal(ctx, sp.ObjectID) },
-		"app id":    func() (identity.ServicePrincipal, error) { return f.db.ServicePrincipalByAppID(ctx, sp.AppID) },
+		"app id":    func() (identity.ServicePrincipal, error) { return f.db.ServicePrincipalByAppID(ctx, "", sp.AppID) },
 		"resource id": func() (identity.ServicePrincipal, error) {
 			return f.db.ServicePrincipalByResourceID(ctx, strings.ToLower(wantID))
 		},

@@ -1,6 +1,7 @@
 package graphhttp
 
 import (
+	"cmp"
 	"net/http"
 
 	"github.com/tresorkms/tresor"
@@ -42,7 +43,7 @@ func applicationFrom(a identity.Application) application {
 		CreatedDateTime:     dateTime(a.Created),
 		DisplayName:         a.DisplayName,
 		IdentifierURIs:      []string{},
-		SignInAudience:      "AzureADMyOrg",
+		SignInAudience:      cmp.Or(a.SignInAudience, identity.AudienceMyOrg),
 		Tags:                []string{},
 		KeyCredentials:      []struct{}{},
 		PasswordCredentials: []passwordCredential{},
@@ -85,7 +86,8 @@ func applicationItem(a identity.Application) item {
 
 func (h *Handler) createApplication(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		DisplayName *string `json:"displayName"`
+		DisplayName    *string `json:"displayName"`
+		SignInAudience string  `json:"signInAudience"`
 	}
 	if err := decode(r, &in, false); err != nil {
 		return err
@@ -93,7 +95,7 @@ func (h *Handler) createApplication(w http.ResponseWriter, r *http.Request) erro
 	if in.DisplayName == nil {
 		return tresor.Errorf(tresor.Invalid, "Property 'displayName' is required.")
 	}
-	a, err := h.directory(r).CreateApplication(r.Context(), *in.DisplayName)
+	a, err := h.directory(r).CreateApplication(r.Context(), identity.ApplicationSpec{DisplayName: *in.DisplayName, SignInAudience: in.SignInAudience})
 	if err != nil {
 		return err
 	}
@@ -131,6 +133,25 @@ func (h *Handler) listApplications(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// updateApplication is Graph's PATCH of an application: the members
+// given change (tresor keeps displayName and signInAudience), and the
+// reply is 204 without a body.
+func (h *Handler) updateApplication(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		DisplayName    *string `json:"displayName"`
+		SignInAudience *string `json:"signInAudience"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	patch := identity.ApplicationPatch{DisplayName: in.DisplayName, SignInAudience: in.SignInAudience}
+	if _, err := h.directory(r).UpdateApplication(r.Context(), r.PathValue("id"), patch); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

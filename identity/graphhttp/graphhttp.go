@@ -9,9 +9,14 @@
 //	POST   /applications                  create an application (201)
 //	GET    /applications[?$filter=]       list, filtered by appId, displayName, id
 //	GET    /applications/{id}             get by object id
-//	DELETE /applications/{id}             delete, with its service principal (204)
+//	PATCH  /applications/{id}             change displayName, signInAudience (204)
+//	DELETE /applications/{id}             delete, with its service principals (204)
 //	POST   /applications/{id}/addPassword    add a password; the only reply with its secret
 //	POST   /applications/{id}/removePassword remove a password by keyId (204)
+//	POST   /applications/{id}/federatedIdentityCredentials         add one (201)
+//	GET    /applications/{id}/federatedIdentityCredentials         list
+//	GET    /applications/{id}/federatedIdentityCredentials/{fic}   get by id or name
+//	DELETE /applications/{id}/federatedIdentityCredentials/{fic}   delete by id or name (204)
 //	POST   /servicePrincipals             create an application's service principal (201)
 //	GET    /servicePrincipals[?$filter=]  list, managed identities included
 //	GET    /servicePrincipals/{id}        get by object id
@@ -106,9 +111,14 @@ func (h *Handler) routes() []route {
 		{"POST /v1.0/applications", apps + "create", maxBody, std, h.createApplication},
 		{"GET /v1.0/applications", apps + "standard/read", 0, std, h.listApplications},
 		{"GET /v1.0/applications/{id}", apps + "standard/read", 0, std, h.getApplication},
+		{"PATCH /v1.0/applications/{id}", apps + "basic/update", maxBody, std, h.updateApplication},
 		{"DELETE /v1.0/applications/{id}", apps + "delete", 0, std, h.deleteApplication},
 		{"POST /v1.0/applications/{id}/addpassword", apps + "credentials/update", maxBody, std, h.addPassword},
 		{"POST /v1.0/applications/{id}/removepassword", apps + "credentials/update", maxBody, std, h.removePassword},
+		{"POST /v1.0/applications/{id}/federatedidentitycredentials", apps + "credentials/update", maxBody, std, h.createFederatedCredential},
+		{"GET /v1.0/applications/{id}/federatedidentitycredentials", apps + "standard/read", 0, std, h.listFederatedCredentials},
+		{"GET /v1.0/applications/{id}/federatedidentitycredentials/{fic}", apps + "standard/read", 0, std, h.getFederatedCredential},
+		{"DELETE /v1.0/applications/{id}/federatedidentitycredentials/{fic}", apps + "credentials/update", 0, std, h.deleteFederatedCredential},
 		{"POST /v1.0/serviceprincipals", sps + "create", maxBody, std, h.createServicePrincipal},
 		{"GET /v1.0/serviceprincipals", sps + "standard/read", 0, std, h.listServicePrincipals},
 		{"GET /v1.0/serviceprincipals/{id}", sps + "standard/read", 0, std, h.getServicePrincipal},
@@ -162,7 +172,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // unmatched explains why no route matches: another method would (405), or
 // the path names no resource (400, as Graph answers an unknown segment).
 func (h *Handler) unmatched(r *http.Request, clean string) error {
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		other := r.Clone(r.Context())
 		other.Method = m
 		if _, pattern := h.mux.Handler(other); pattern != "" {

@@ -118,7 +118,7 @@ func TestLifecycle(t *testing.T) {
 	f.doJSON(t, "POST", "/v1.0/applications", `{"displayName":"billing","signInAudience":"AzureADMultipleOrgs","passwordCredentials":[{"x":1}]}`, http.StatusCreated, &app)
 	id, appID := app["id"].(string), app["appId"].(string)
 	if !identity.IsGUID(id) || !identity.IsGUID(appID) || id == appID || app["displayName"] != "billing" ||
-		app["@odata.context"] != issuer+"/v1.0/$metadata#applications/$entity" || app["signInAudience"] != "AzureADMyOrg" {
+		app["@odata.context"] != issuer+"/v1.0/$metadata#applications/$entity" || app["signInAudience"] != "AzureADMultipleOrgs" {
 		t.Fatalf("created application = %v", app)
 	}
 	if pcs, ok := app["passwordCredentials"].([]any); !ok || len(pcs) != 0 {
@@ -252,7 +252,7 @@ func TestErrors(t *testing.T) {
 		{"not the admin: create service principal", "app", "POST", "/v1.0/servicePrincipals", `{"appId":"` + appID + `"}`, 403, "Authorization_RequestDenied"},
 		{"unknown segment", "admin", "GET", "/v1.0/users", "", 400, "BadRequest"},
 		{"bare version", "admin", "GET", "/v1.0", "", 400, "BadRequest"},
-		{"method not allowed", "admin", "PATCH", "/v1.0/applications/" + id, `{}`, 405, "Request_BadRequest"},
+		{"method not allowed", "admin", "PUT", "/v1.0/applications/" + id, `{}`, 405, "Request_BadRequest"},
 		{"malformed id", "admin", "GET", "/v1.0/applications/not-a-guid", "", 400, "Request_BadRequest"},
 		{"missing application", "admin", "GET", "/v1.0/applications/" + missing, "", 404, "Request_ResourceNotFound"},
 		{"application by its appId", "admin", "GET", "/v1.0/applications/" + appID, "", 404, "Request_ResourceNotFound"},
@@ -343,5 +343,174 @@ func TestOwns(t *testing.T) {
 		if got := Owns(httptest.NewRequest("GET", path, nil)); got != want {
 			t.Errorf("Owns(%s) = %v, want %v", path, got, want)
 		}
+	}
+}
+
+// TestApplicationAudienceAndPatch checks signInAudience on create, get and
+// list, and Graph's PATCH of an application.
+func TestApplicationAudienceAndPatch(t *testing.T) {
+	f := newFixture(t)
+	var app map[string]any
+	f.doJSON(t, "POST", "/v1.0/applications", `{"displayName":"plain"}`, http.StatusCreated, &app)
+	if app["signInAudience"] != "AzureADMyOrg" {
+		t.Errorf("default signInAudience = %v, want AzureADMyOrg", app["signInAudience"])
+	}
+	id := app["id"].(string)
+	w := f.do(t, "admin", "PATCH", "/v1.0/applications/"+id, `{"signInAudience":"AzureADMultipleOrgs","displayName":"renamed","tags":["x"]}`)
+	if w.Code != http.StatusNoContent || w.Body.Len() != 0 {
+		t.Fatalf("PATCH = %d %q; want 204 without a body", w.Code, w.Body)
+	}
+	f.doJSON(t, "GET", "/v1.0/applications/"+id, "", http.StatusOK, &app)
+	if app["signInAudience"] != "AzureADMultipleOrgs" || app["displayName"] != "renamed" {
+		t.Errorf("after PATCH: %v", app)
+	}
+	var list struct{ Value []map[string]any }
+	f.doJSON(t, "GET", "/v1.0/applications?$filter=id%20eq%20'"+id+"'", "", http.StatusOK, &list)
+	if len(list.Value) != 1 || list.Value[0]["signInAudience"] != "AzureADMultipleOrgs" {
+		t.Errorf("list after PATCH = %v", list.Value)
+	}
+	// A member left out stays.
+	f.doJSON(t, "PATCH", "/v1.0/applications/"+id, `{"displayName":"again"}`, http.StatusNoContent, nil)
+	f.doJSON(t, "GET", "/v1.0/applications/"+id, "", http.StatusOK, &app)
+	if app["signInAudience"] != "AzureADMultipleOrgs" || app["displayName"] != "again" {
+		t.Errorf("after a PATCH of the name only: %v", app)
+	}
+}
+
+// TestFederatedIdentityCredentials drives an application's
+// federatedIdentityCredentials through the routes and pins the replies.
+func TestFederatedIdentityCredentials(t *testing.T) {
+	f := newFixture(t)
+	var app map[string]any
+	f.doJSON(t, "POST", "/v1.0/applications", `{"displayName":"cmk","signInAudience":"AzureADMultipleOrgs"}`, http.StatusCreated, &app)
+	id := app["id"].(string)
+	base := "/v1.0/applications/" + id + "/federatedIdentityCredentials"
+	iss := issuer + "/" + f.admin.TenantID + "/v2.0"
+	body := `{"name":"storage-cmk","issuer":"` + iss + `","subject":"00000000-0000-4000-8000-000000000001","audiences":["api://AzureADTokenExchange"],"description":"the storage account"}`
+	w := f.do(t, "admin", "POST", base, body)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("POST = %d %s", w.Code, w.Body)
+	}
+	var created map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
+		t.Fatal(err)
+	}
+	ficID, _ := created["id"].(string)
+	if !identity.IsGUID(ficID) || created["name"] != "storage-cmk" || created["issuer"] != iss ||
+		created["subject"] != "00000000-0000-4000-8000-000000000001" || created["description"] != "the storage account" ||
+		created["@odata.context"] != issuer+"/v1.0/$metadata#applications('"+id+"')/federatedIdentityCredentials/$entity" {
+		t.Errorf("created = %v", created)
+	}
+	if auds, ok := created["audiences"].([]any); !ok || len(auds) != 1 || auds[0] != "api://AzureADTokenExchange" {
+		t.Errorf("audiences = %v", created["audiences"])
+	}
+	if loc := w.Header().Get("Location"); !strings.HasSuffix(loc, "/federatedIdentityCredentials/"+ficID) {
+		t.Errorf("Location = %q", loc)
+	}
+	// Without a description: null, as Graph writes it.
+	f.doJSON(t, "POST", base, `{"name":"second","issuer":"https://token.actions.githubusercontent.com","subject":"repo:o/r:ref:refs/heads/main","audiences":["api://AzureADTokenExchange"]}`, http.StatusCreated, &created)
+	if v, ok := created["description"]; !ok || v != nil {
+		t.Errorf("description without one = %v, want null", v)
+	}
+
+	var list struct {
+		Context string           `json:"@odata.context"`
+		Value   []map[string]any `json:"value"`
+	}
+	f.doJSON(t, "GET", base, "", http.StatusOK, &list)
+	if len(list.Value) != 2 || list.Value[0]["name"] != "second" || list.Value[1]["id"] != ficID ||
+		list.Context != issuer+"/v1.0/$metadata#applications('"+id+"')/federatedIdentityCredentials" {
+		t.Errorf("list = %+v", list)
+	}
+	var got map[string]any
+	f.doJSON(t, "GET", base+"/"+ficID, "", http.StatusOK, &got)
+	if got["name"] != "storage-cmk" {
+		t.Errorf("GET by id = %v", got)
+	}
+	f.doJSON(t, "GET", base+"/Storage-CMK", "", http.StatusOK, &got)
+	if got["id"] != ficID {
+		t.Errorf("GET by name = %v", got)
+	}
+	// The application shows them nowhere else; its own routes still work.
+	f.doJSON(t, "GET", "/v1.0/applications/"+id, "", http.StatusOK, &app)
+
+	f.doJSON(t, "DELETE", base+"/storage-cmk", "", http.StatusNoContent, nil)
+	f.doJSON(t, "GET", base+"/"+ficID, "", http.StatusNotFound, nil)
+	f.doJSON(t, "DELETE", base+"/second", "", http.StatusNoContent, nil)
+	f.doJSON(t, "GET", base, "", http.StatusOK, &list)
+	if len(list.Value) != 0 {
+		t.Errorf("list after the deletes = %v", list.Value)
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ops []string
+	for _, r := range f.recorded {
+		ops = append(ops, r.Operation)
+	}
+	if !strings.Contains(strings.Join(ops, " "), "microsoft.directory/applications/credentials/update") {
+		t.Errorf("audit operations %v lack credentials/update", ops)
+	}
+}
+
+// TestFederationErrors is a table of failing requests of the routes this
+// change added, with Graph's status and code.
+func TestFederationErrors(t *testing.T) {
+	f := newFixture(t)
+	var app map[string]any
+	f.doJSON(t, "POST", "/v1.0/applications", `{"displayName":"a"}`, http.StatusCreated, &app)
+	id := app["id"].(string)
+	base := "/v1.0/applications/" + id + "/federatedIdentityCredentials"
+	fic := func(name, iss, sub, auds string) string {
+		return `{"name":"` + name + `","issuer":"` + iss + `","subject":"` + sub + `","audiences":` + auds + `}`
+	}
+	const (
+		iss = "https://localhost:8443/x/v2.0"
+		aud = `["api://AzureADTokenExchange"]`
+	)
+	f.doJSON(t, "POST", base, fic("taken", iss, "s", aud), http.StatusCreated, nil)
+	missing := "00000000-0000-4000-8000-000000000000"
+	tests := []struct {
+		name, who, method, target, body string
+		status                          int
+		code                            string
+	}{
+		{"unsupported audience on create", "admin", "POST", "/v1.0/applications", `{"displayName":"x","signInAudience":"AzureADandPersonalMicrosoftAccount"}`, 400, "Request_BadRequest"},
+		{"unsupported audience on PATCH", "admin", "PATCH", "/v1.0/applications/" + id, `{"signInAudience":"PersonalMicrosoftAccount"}`, 400, "Request_BadRequest"},
+		{"PATCH to the admin's name", "admin", "PATCH", "/v1.0/applications/" + id, `{"displayName":"tresor-admin"}`, 400, "Request_BadRequest"},
+		{"PATCH of a missing application", "admin", "PATCH", "/v1.0/applications/" + missing, `{"displayName":"x"}`, 404, "Request_ResourceNotFound"},
+		{"PATCH without a body", "admin", "PATCH", "/v1.0/applications/" + id, ``, 400, "BadRequest"},
+		{"PATCH by someone else", "app", "PATCH", "/v1.0/applications/" + id, `{"displayName":"x"}`, 403, "Authorization_RequestDenied"},
+		{"credential without a name", "admin", "POST", base, `{"issuer":"` + iss + `","subject":"s","audiences":` + aud + `}`, 400, "Request_BadRequest"},
+		{"credential with a short name", "admin", "POST", base, fic("ab", iss, "s", aud), 400, "Request_BadRequest"},
+		{"credential with an http issuer", "admin", "POST", base, fic("web", "http://localhost/x", "s", aud), 400, "Request_BadRequest"},
+		{"credential without a subject", "admin", "POST", base, fic("nosub", iss, "", aud), 400, "Request_BadRequest"},
+		{"credential with two audiences", "admin", "POST", base, fic("two", iss, "s2", `["a","b"]`), 400, "Request_BadRequest"},
+		{"credential with audiences of the wrong type", "admin", "POST", base, fic("typ", iss, "s2", `"a"`), 400, "BadRequest"},
+		{"credential name taken", "admin", "POST", base, fic("TAKEN", iss, "s3", aud), 409, "Request_MultipleObjectsWithSameKeyValue"},
+		{"credential issuer and subject taken", "admin", "POST", base, fic("again", iss, "s", aud), 409, "Request_MultipleObjectsWithSameKeyValue"},
+		{"credential of a missing application", "admin", "POST", "/v1.0/applications/" + missing + "/federatedIdentityCredentials", fic("x12", iss, "s", aud), 404, "Request_ResourceNotFound"},
+		{"get a missing credential", "admin", "GET", base + "/nothing", "", 404, "Request_ResourceNotFound"},
+		{"delete a missing credential", "admin", "DELETE", base + "/" + missing, "", 404, "Request_ResourceNotFound"},
+		{"list by someone else", "app", "GET", base, "", 403, "Authorization_RequestDenied"},
+		{"create by someone else", "app", "POST", base, fic("mine", iss, "s9", aud), 403, "Authorization_RequestDenied"},
+		{"PATCH of a credential", "admin", "PATCH", base + "/taken", `{}`, 405, "Request_BadRequest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := f.do(t, tt.who, tt.method, tt.target, tt.body)
+			var got errorReply
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatalf("%s %s = %d %q: not Graph's error shape: %v", tt.method, tt.target, w.Code, w.Body, err)
+			}
+			if w.Code != tt.status || got.Error.Code != tt.code || got.Error.Message == "" {
+				t.Errorf("%s %s = %d %s; want %d %s", tt.method, clip(tt.target), w.Code, clip(w.Body.String()), tt.status, tt.code)
+			}
+		})
+	}
+	var list struct{ Value []map[string]any }
+	f.doJSON(t, "GET", base, "", http.StatusOK, &list)
+	if len(list.Value) != 1 {
+		t.Errorf("credentials after the failures = %d, want 1", len(list.Value))
 	}
 }

@@ -132,7 +132,81 @@ func (m *MemStore) CreateApplication(ctx context.Context, a identity.Application
 		}
 		seen[c.KeyID] = true
 	}
-	m.apps[a.ObjectID] = cloneApp(a)
+	stored := cloneApp(a)
+	stored.FederatedCredentials = nil
+	for _, c := range a.FederatedCredentials {
+		if err := m.federatedConflict(stored, c); err != nil {
+			return err
+		}
+		stored.FederatedCredentials = append(stored.FederatedCredentials, cloneFederated(c))
+	}
+	m.apps[a.ObjectID] = cloneApp(stored)
+	return nil
+}
+
+// UpdateApplication implements identity.Store.
+func (m *MemStore) UpdateApplication(ctx context.Context, a identity.Application) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.apps[a.ObjectID]
+	if !ok {
+		return tresor.Errorf(tresor.NotFound, "application %s not found", a.ObjectID)
+	}
+	old.DisplayName, old.SignInAudience = a.DisplayName, a.SignInAudience
+	m.apps[a.ObjectID] = old
+	return nil
+}
+
+// federatedConflict reports whether c may not be added to a. m.mu must be
+// held.
+func (m *MemStore) federatedConflict(a identity.Application, c identity.FederatedCredential) error {
+	for _, o := range m.apps {
+		for _, f := range o.FederatedCredentials {
+			if f.ID == c.ID {
+				return tresor.Errorf(tresor.Conflict, "federated credential %s exists", c.ID)
+			}
+		}
+	}
+	for _, f := range a.FederatedCredentials {
+		switch {
+		case f.ID == c.ID:
+			return tresor.Errorf(tresor.Conflict, "federated credential %s exists", c.ID)
+		case strings.EqualFold(f.Name, c.Name):
+			return tresor.Errorf(tresor.Conflict, "application %s has a federated credential named %s", a.ObjectID, c.Name)
+		case f.Issuer == c.Issuer && f.Subject == c.Subject:
+			return tresor.Errorf(tresor.Conflict, "application %s has a federated credential for %s %s", a.ObjectID, c.Issuer, c.Subject)
+		}
+	}
+	return nil
+}
+
+// AddFederatedCredential implements identity.Store.
+func (m *MemStore) AddFederatedCredential(ctx context.Context, objectID string, c identity.FederatedCredential) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.apps[objectID]
+	if !ok {
+		return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+	}
+	if err := m.federatedConflict(a, c); err != nil {
+		return err
+	}
+	a.FederatedCredentials = append(slices.Clone(a.FederatedCredentials), cloneFederated(c))
+	m.apps[objectID] = cloneApp(a)
+	return nil
+}
+
+// RemoveFederatedCredential implements identity.Store.
+func (m *MemStore) RemoveFederatedCredential(ctx context.Context, objectID, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.apps[objectID]
+	i := slices.IndexFunc(a.FederatedCredentials, func(c identity.FederatedCredential) bool { return c.ID == id })
+	if !ok || i < 0 {
+		return tresor.Errorf(tresor.NotFound, "application %s has no federated credential %s", objectID, id)
+	}
+	a.FederatedCredentials = slices.Delete(slices.Clone(a.FederatedCredentials), i, i+1)
+	m.apps[objectID] = a
 	return nil
 }
 
@@ -182,7 +256,7 @@ func (m *MemStore) DeleteApplication(ctx context.Context, objectID string) error
 	if !ok {
 		return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
 	}
-	for id, sp := range m.sps {
+	for id, sp := range m.sps { // in every tenant
 		if sp.AppID == a.AppID {
 			delete(m.sps, id)
 		}
@@ -230,18 +304,20 @@ func (m *MemStore) CreateServicePrincipal(ctx context.Context, sp identity.Servi
 	if _, ok := m.tenants[sp.TenantID]; !ok {
 		return tresor.Errorf(tresor.NotFound, "tenant %s not found", sp.TenantID)
 	}
-	app, hasApp := m.appByAppID(sp.AppID)
+	_, hasApp := m.appByAppID(sp.AppID)
 	switch {
-	case sp.Type == tresor.ServicePrincipal && (!hasApp || app.TenantID != sp.TenantID):
-		return tresor.Errorf(tresor.NotFound, "application %s not found in tenant %s", sp.AppID, sp.TenantID)
+	case sp.Type == tresor.ServicePrincipal && !hasApp:
+		return tresor.Errorf(tresor.NotFound, "application %s not found", sp.AppID)
 	case sp.Type != tresor.ServicePrincipal && hasApp:
 		return tresor.Errorf(tresor.Conflict, "application %s exists", sp.AppID)
 	case m.objectIDTaken(sp.ObjectID):
 		return tresor.Errorf(tresor.Conflict, "object %s exists", sp.ObjectID)
 	}
 	for _, o := range m.sps {
-		if o.AppID == sp.AppID {
-			return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", sp.ObjectID, sp.AppID)
+		// A managed identity's client id is unique everywhere; an
+		// application's service principals are one per tenant.
+		if o.AppID == sp.AppID && (o.TenantID == sp.TenantID || sp.Type != tresor.ServicePrincipal) {
+			return tresor.Errorf(tresor.Conflict, "service principal %s (app %s) exists", o.ObjectID, sp.AppID)
 		}
 		if sp.ResourceID != "" && strings.EqualFold(o.ResourceID, sp.ResourceID) {
 			return tresor.Errorf(tresor.Conflict, "a managed identity of resource %s exists", sp.ResourceID)
@@ -263,15 +339,15 @@ func (m *MemStore) ServicePrincipal(ctx context.Context, objectID string) (ident
 }
 
 // ServicePrincipalByAppID implements identity.Store.
-func (m *MemStore) ServicePrincipalByAppID(ctx context.Context, appID string) (identity.ServicePrincipal, error) {
+func (m *MemStore) ServicePrincipalByAppID(ctx context.Context, tenantID, appID string) (identity.ServicePrincipal, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, sp := range m.sps {
-		if sp.AppID == appID {
+		if sp.AppID == appID && (sp.TenantID == tenantID || tenantID == "" && sp.Type == tresor.ManagedIdentity) {
 			return sp, nil
 		}
 	}
-	return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "service principal of app %s not found", appID)
+	return identity.ServicePrincipal{}, tresor.Errorf(tresor.NotFound, "service principal of app %s not found in tenant %q", appID, tenantID)
 }
 
 // ServicePrincipalByResourceID implements identity.Store.
@@ -342,7 +418,8 @@ func (m *MemStore) SigningKeys(ctx context.Context) ([]identity.SigningKey, erro
 }
 
 // cloneApp copies a so that neither the caller nor the store sees the
-// other's later changes; its passwords come sorted as Stores return them.
+// other's later changes; its passwords and federated credentials come
+// sorted as Stores return them.
 func cloneApp(a identity.Application) identity.Application {
 	ps := make([]identity.PasswordCredential, 0, len(a.Passwords))
 	for _, c := range a.Passwords {
@@ -350,7 +427,20 @@ func cloneApp(a identity.Application) identity.Application {
 	}
 	sortPasswords(ps)
 	a.Passwords = ps
+	fs := make([]identity.FederatedCredential, 0, len(a.FederatedCredentials))
+	for _, c := range a.FederatedCredentials {
+		fs = append(fs, cloneFederated(c))
+	}
+	slices.SortFunc(fs, func(a, b identity.FederatedCredential) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+	a.FederatedCredentials = fs
 	return a
+}
+
+func cloneFederated(c identity.FederatedCredential) identity.FederatedCredential {
+	c.Audiences = slices.Clone(c.Audiences)
+	return c
 }
 
 func clonePassword(c identity.PasswordCredential) identity.PasswordCredential {

@@ -23,6 +23,9 @@ func TestStore(t *testing.T, open func(tb testing.TB) identity.Store) {
 	t.Run("Passwords", func(t *testing.T) { testPasswords(t, open(t)) })
 	t.Run("ServicePrincipals", func(t *testing.T) { testServicePrincipals(t, open(t)) })
 	t.Run("Deletes", func(t *testing.T) { testDeletes(t, open(t)) })
+	t.Run("CrossTenant", func(t *testing.T) { testCrossTenant(t, open(t)) })
+	t.Run("UpdateApplication", func(t *testing.T) { testUpdateApplication(t, open(t)) })
+	t.Run("FederatedCredentials", func(t *testing.T) { testFederatedCredentials(t, open(t)) })
 	t.Run("ManagedIdentities", func(t *testing.T) { testManagedIdentities(t, open(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
 }
@@ -83,11 +86,24 @@ func testTenants(t *testing.T, s identity.Store) {
 // (newSP(n, ...)) shares its client id.
 func newApp(n int, tenant string, created time.Time) identity.Application {
 	return identity.Application{
-		ObjectID:    guid(300 + n),
-		AppID:       guid(200 + n),
-		TenantID:    tenant,
-		DisplayName: fmt.Sprintf("app %d", n),
-		Created:     created,
+		ObjectID:       guid(300 + n),
+		AppID:          guid(200 + n),
+		TenantID:       tenant,
+		DisplayName:    fmt.Sprintf("app %d", n),
+		SignInAudience: identity.AudienceMyOrg,
+		Created:        created,
+	}
+}
+
+// newFederated returns federated credential n.
+func newFederated(n int, name string) identity.FederatedCredential {
+	return identity.FederatedCredential{
+		ID:          guid(500 + n),
+		Name:        name,
+		Issuer:      "https://localhost:8443/" + guid(1) + "/",
+		Subject:     guid(600 + n),
+		Audiences:   []string{identity.TokenExchangeAudience},
+		Description: fmt.Sprintf("credential %d", n),
 	}
 }
 
@@ -320,7 +336,7 @@ func testServicePrincipals(t *testing.T, s identity.Store) {
 	if diff := cmp.Diff(sps[3], got); diff != "" {
 		t.Errorf("ServicePrincipal(%s) mismatch (-want +got):\n%s", sps[3].ObjectID, diff)
 	}
-	got, err = s.ServicePrincipalByAppID(ctx, sps[0].AppID)
+	got, err = s.ServicePrincipalByAppID(ctx, guid(1), sps[0].AppID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +358,6 @@ func testServicePrincipals(t *testing.T, s identity.Store) {
 	sameObject.ObjectID = sps[0].ObjectID
 	objectOfApp := newSP(5, guid(1), base)
 	objectOfApp.ObjectID = newApp(1, guid(1), base).ObjectID
-	appOfOtherTenant := newSP(5, guid(2), base)
 	miOfApp := newMI(6, guid(1), "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi")
 	miOfApp.AppID = newApp(5, guid(1), base).AppID
 	tests := []struct {
@@ -354,11 +369,10 @@ func testServicePrincipals(t *testing.T, s identity.Store) {
 		{"object ID taken by an application", s.CreateServicePrincipal(ctx, objectOfApp), tresor.Conflict},
 		{"second service principal of an application", s.CreateServicePrincipal(ctx, newSP(4, guid(2), base.Add(time.Hour))), tresor.Conflict},
 		{"no application", s.CreateServicePrincipal(ctx, newSP(7, guid(1), base)), tresor.NotFound},
-		{"application of another tenant", s.CreateServicePrincipal(ctx, appOfOtherTenant), tresor.NotFound},
 		{"managed identity with an application's app ID", s.CreateServicePrincipal(ctx, miOfApp), tresor.Conflict},
 		{"tenant missing", s.CreateServicePrincipal(ctx, newSP(7, guid(9), base)), tresor.NotFound},
 		{"get missing", second(s.ServicePrincipal(ctx, guid(999))), tresor.NotFound},
-		{"get missing app", second(s.ServicePrincipalByAppID(ctx, guid(999))), tresor.NotFound},
+		{"get missing app", second(s.ServicePrincipalByAppID(ctx, guid(1), guid(999))), tresor.NotFound},
 		{"get by the application's object ID", second(s.ServicePrincipal(ctx, newApp(1, guid(1), base).ObjectID)), tresor.NotFound},
 	}
 	for _, tt := range tests {
@@ -366,7 +380,7 @@ func testServicePrincipals(t *testing.T, s identity.Store) {
 			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
 		}
 	}
-	if _, err := s.ServicePrincipalByAppID(ctx, newApp(5, guid(1), base).AppID); !tresor.IsKind(err, tresor.NotFound) {
+	if _, err := s.ServicePrincipalByAppID(ctx, guid(1), newApp(5, guid(1), base).AppID); !tresor.IsKind(err, tresor.NotFound) {
 		t.Errorf("after failed creations, the service principal of app 5 = %v, want NotFound", err)
 	}
 }
@@ -390,7 +404,7 @@ func testDeletes(t *testing.T, s identity.Store) {
 	if err := s.DeleteServicePrincipal(ctx, newSP(2, guid(1), base).ObjectID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ServicePrincipalByAppID(ctx, b.AppID); !tresor.IsKind(err, tresor.NotFound) {
+	if _, err := s.ServicePrincipalByAppID(ctx, guid(1), b.AppID); !tresor.IsKind(err, tresor.NotFound) {
 		t.Errorf("ServicePrincipalByAppID after DeleteServicePrincipal = %v, want NotFound", err)
 	}
 	got, err := s.Application(ctx, b.ObjectID)
@@ -415,7 +429,7 @@ func testDeletes(t *testing.T, s identity.Store) {
 		"application":                   second(s.Application(ctx, a.ObjectID)),
 		"application by app ID":         second(s.ApplicationByAppID(ctx, a.AppID)),
 		"service principal":             second(s.ServicePrincipal(ctx, newSP(1, guid(1), base).ObjectID)),
-		"service principal by app ID":   second(s.ServicePrincipalByAppID(ctx, a.AppID)),
+		"service principal by app ID":   second(s.ServicePrincipalByAppID(ctx, guid(1), a.AppID)),
 		"its password":                  s.RemovePassword(ctx, a.ObjectID, newPassword(1, base).KeyID),
 		"application, deleted again":    s.DeleteApplication(ctx, a.ObjectID),
 		"password added to the deleted": s.AddPassword(ctx, a.ObjectID, newPassword(9, base)),
@@ -482,7 +496,7 @@ func testManagedIdentities(t *testing.T, s identity.Store) {
 	}
 	for name, err := range map[string]error{
 		"by object ID":   second(s.ServicePrincipal(ctx, mi.ObjectID)),
-		"by app ID":      second(s.ServicePrincipalByAppID(ctx, mi.AppID)),
+		"by app ID":      second(s.ServicePrincipalByAppID(ctx, "", mi.AppID)),
 		"by resource ID": second(s.ServicePrincipalByResourceID(ctx, rid)),
 	} {
 		if !tresor.IsKind(err, tresor.NotFound) {
@@ -521,6 +535,207 @@ func testSigningKeys(t *testing.T, s identity.Store) {
 	err = s.PutSigningKey(ctx, identity.SigningKey{ID: "kid-a", Sealed: []byte{9}, Created: base})
 	if !tresor.IsKind(err, tresor.Conflict) {
 		t.Errorf("PutSigningKey(existing) = %v, want Conflict", err)
+	}
+}
+
+// testCrossTenant checks the service principals of an application in
+// tenants other than its own: one per tenant, found per tenant, and
+// deleted with the application.
+func testCrossTenant(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	createTenants(t, s, guid(1), guid(2), guid(3))
+	app := newApp(1, guid(1), base)
+	app.SignInAudience = identity.AudienceMultipleOrgs
+	createApps(t, s, app, newApp(2, guid(1), base))
+	home := newSP(1, guid(1), base)
+	away := newSP(1, guid(2), base)
+	away.ObjectID = guid(160)
+	for _, sp := range []identity.ServicePrincipal{home, away} {
+		if err := s.CreateServicePrincipal(ctx, sp); err != nil {
+			t.Fatalf("CreateServicePrincipal(%s in %s) = %v; want the same app id in two tenants", sp.ObjectID, sp.TenantID, err)
+		}
+	}
+	mi := newMI(7, guid(2), "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi")
+	if err := s.CreateServicePrincipal(ctx, mi); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, tenant, appID string
+		want                identity.ServicePrincipal
+	}{
+		{"home tenant", guid(1), app.AppID, home},
+		{"other tenant", guid(2), app.AppID, away},
+		{"managed identity by tenant", guid(2), mi.AppID, mi},
+		{"managed identity without tenant", "", mi.AppID, mi},
+	} {
+		got, err := s.ServicePrincipalByAppID(ctx, tt.tenant, tt.appID)
+		if err != nil {
+			t.Errorf("%s: ServicePrincipalByAppID(%q, %s) = %v", tt.name, tt.tenant, tt.appID, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: ServicePrincipalByAppID(%q, %s) mismatch (-want +got):\n%s", tt.name, tt.tenant, tt.appID, diff)
+		}
+	}
+	twice := newSP(1, guid(2), base)
+	twice.ObjectID = guid(161)
+	miElsewhere := newMI(8, guid(1), "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi2")
+	miElsewhere.AppID = mi.AppID
+	miOfForeignSP := newMI(9, guid(3), "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi3")
+	miOfForeignSP.AppID = app.AppID
+	tests := []struct {
+		name string
+		err  error
+		want tresor.Kind
+	}{
+		{"twice in one tenant", s.CreateServicePrincipal(ctx, twice), tresor.Conflict},
+		{"a managed identity's client id in another tenant", s.CreateServicePrincipal(ctx, miElsewhere), tresor.Conflict},
+		{"a managed identity with an application's client id", s.CreateServicePrincipal(ctx, miOfForeignSP), tresor.Conflict},
+		{"lookup in a tenant without one", second(s.ServicePrincipalByAppID(ctx, guid(3), app.AppID)), tresor.NotFound},
+		{"lookup of an application's without tenant", second(s.ServicePrincipalByAppID(ctx, "", app.AppID)), tresor.NotFound},
+		{"lookup of a managed identity in another tenant", second(s.ServicePrincipalByAppID(ctx, guid(1), mi.AppID)), tresor.NotFound},
+	}
+	for _, tt := range tests {
+		if got := tresor.KindOf(tt.err); tt.err == nil || got != tt.want {
+			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+	if list, err := s.ServicePrincipals(ctx, guid(2)); err != nil || len(list) != 2 {
+		t.Errorf("ServicePrincipals(%s) = %v, %v; want the application's and the managed identity", guid(2), list, err)
+	}
+
+	// Deleting the application takes its service principals in every
+	// tenant, and nothing else.
+	if err := s.DeleteApplication(ctx, app.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []identity.ServicePrincipal{home, away} {
+		if _, err := s.ServicePrincipal(ctx, sp.ObjectID); !tresor.IsKind(err, tresor.NotFound) {
+			t.Errorf("after DeleteApplication, service principal in %s = %v, want NotFound", sp.TenantID, err)
+		}
+	}
+	if _, err := s.ServicePrincipal(ctx, mi.ObjectID); err != nil {
+		t.Errorf("after DeleteApplication, the managed identity = %v", err)
+	}
+}
+
+func testUpdateApplication(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	createTenants(t, s, guid(1))
+	a := newApp(1, guid(1), base)
+	a.Passwords = []identity.PasswordCredential{newPassword(1, base)}
+	a.FederatedCredentials = []identity.FederatedCredential{newFederated(1, "one")}
+	createApps(t, s, a)
+	// Only the display name and the audience change.
+	patch := newApp(1, guid(9), base.Add(time.Hour))
+	patch.AppID = guid(999)
+	patch.DisplayName, patch.SignInAudience = "renamed", identity.AudienceMultipleOrgs
+	if err := s.UpdateApplication(ctx, patch); err != nil {
+		t.Fatal(err)
+	}
+	want := a
+	want.DisplayName, want.SignInAudience = "renamed", identity.AudienceMultipleOrgs
+	got, err := s.Application(ctx, a.ObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
+		t.Errorf("Application after UpdateApplication mismatch (-want +got):\n%s", diff)
+	}
+	if err := s.UpdateApplication(ctx, newApp(2, guid(1), base)); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("UpdateApplication(missing) = %v, want NotFound", err)
+	}
+}
+
+func testFederatedCredentials(t *testing.T, s identity.Store) {
+	ctx := context.Background()
+	createTenants(t, s, guid(1))
+	a, b := newApp(1, guid(1), base), newApp(2, guid(1), base)
+	a.FederatedCredentials = []identity.FederatedCredential{newFederated(2, "zeta")}
+	createApps(t, s, a, b)
+	alpha := newFederated(1, "alpha")
+	alpha.Description = "" // optional
+	alpha.Audiences = []string{"api://other"}
+	if err := s.AddFederatedCredential(ctx, a.ObjectID, alpha); err != nil {
+		t.Fatal(err)
+	}
+	upper := newFederated(3, "Beta")
+	if err := s.AddFederatedCredential(ctx, a.ObjectID, upper); err != nil {
+		t.Fatal(err)
+	}
+	// By name, bytewise: upper case first.
+	want := []identity.FederatedCredential{upper, alpha, newFederated(2, "zeta")}
+	got, err := s.Application(ctx, a.ObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got.FederatedCredentials, equateEmpty); diff != "" {
+		t.Errorf("federated credentials mismatch (-want +got):\n%s", diff)
+	}
+	list, err := s.Applications(ctx, guid(1))
+	if err != nil || len(list) != 2 {
+		t.Fatalf("Applications() = %v, %v", list, err)
+	}
+	for _, app := range list {
+		wantFICs := want
+		if app.ObjectID == b.ObjectID {
+			wantFICs = nil
+		}
+		if diff := cmp.Diff(wantFICs, app.FederatedCredentials, equateEmpty); diff != "" {
+			t.Errorf("Applications(): federated credentials of %s mismatch (-want +got):\n%s", app.ObjectID, diff)
+		}
+	}
+
+	sameName := newFederated(4, "ALPHA")
+	sameIssuerSubject := newFederated(5, "other")
+	sameIssuerSubject.Subject = alpha.Subject
+	sameID := newFederated(1, "fresh")
+	sameID.Subject = "fresh"
+	inCreate := newApp(3, guid(1), base)
+	inCreate.FederatedCredentials = []identity.FederatedCredential{newFederated(6, "x1"), newFederated(7, "X1")}
+	tests := []struct {
+		name string
+		err  error
+		want tresor.Kind
+	}{
+		{"name taken, other case", s.AddFederatedCredential(ctx, a.ObjectID, sameName), tresor.Conflict},
+		{"issuer and subject taken", s.AddFederatedCredential(ctx, a.ObjectID, sameIssuerSubject), tresor.Conflict},
+		{"id taken by another application's", s.AddFederatedCredential(ctx, b.ObjectID, sameID), tresor.Conflict},
+		{"two of a name in CreateApplication", s.CreateApplication(ctx, inCreate), tresor.Conflict},
+		{"add to missing application", s.AddFederatedCredential(ctx, guid(999), newFederated(8, "x")), tresor.NotFound},
+		{"remove another application's", s.RemoveFederatedCredential(ctx, b.ObjectID, alpha.ID), tresor.NotFound},
+		{"remove missing", s.RemoveFederatedCredential(ctx, a.ObjectID, guid(999)), tresor.NotFound},
+	}
+	for _, tt := range tests {
+		if got := tresor.KindOf(tt.err); tt.err == nil || got != tt.want {
+			t.Errorf("%s: error = %v (kind %v), want kind %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+	if _, err := s.Application(ctx, inCreate.ObjectID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("Application after a failed CreateApplication = %v, want NotFound", err)
+	}
+	// Another application may use the same name, issuer and subject.
+	if err := s.AddFederatedCredential(ctx, b.ObjectID, newFederated(9, "alpha")); err != nil {
+		t.Errorf("AddFederatedCredential(same name in another application) = %v", err)
+	}
+
+	if err := s.RemoveFederatedCredential(ctx, a.ObjectID, alpha.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveFederatedCredential(ctx, a.ObjectID, alpha.ID); !tresor.IsKind(err, tresor.NotFound) {
+		t.Errorf("RemoveFederatedCredential twice = %v, want NotFound", err)
+	}
+	// The name is free again.
+	again := newFederated(10, "alpha")
+	if err := s.AddFederatedCredential(ctx, a.ObjectID, again); err != nil {
+		t.Errorf("AddFederatedCredential(a removed name) = %v", err)
+	}
+	// Deleting the application takes its credentials: their ids are free.
+	if err := s.DeleteApplication(ctx, a.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddFederatedCredential(ctx, b.ObjectID, newFederated(2, "zeta")); err != nil {
+		t.Errorf("AddFederatedCredential(id of a deleted application's) = %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -287,5 +288,111 @@ func TestManagedIdentityEndpointErrors(t *testing.T) {
 	// A managed identity cannot use the client credentials grant.
 	if _, err := svc.IssueToken(ctx, identity.TokenRequest{TenantID: admin.TenantID, ClientID: mi.AppID, ClientSecret: "x", Scope: vaultAudience + "/.default"}); !tresor.IsKind(err, tresor.Unauthenticated) {
 		t.Errorf("client credentials for a managed identity: %v, want Unauthenticated", err)
+	}
+}
+
+// TestClientAssertionCredentialFederation is a cross-tenant
+// customer-managed key's token exchange with unmodified azidentity: a
+// managed identity of the first tenant obtains an assertion for
+// api://AzureADTokenExchange from the identity endpoint
+// (ManagedIdentityCredential), and ClientAssertionCredential exchanges it
+// for a token of a multi-tenant application, whose federated credential
+// trusts the identity, in a second tenant.
+func TestClientAssertionCredentialFederation(t *testing.T) {
+	srv, svc, admin := startIssuer(t)
+	svc.HostSecret = "host-secret"
+	ctx := context.Background()
+	mi, err := svc.NewManagedIdentity(admin.TenantID, "storage", "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Store.CreateServicePrincipal(ctx, mi); err != nil {
+		t.Fatal(err)
+	}
+	second, err := svc.CreateTenant(ctx, "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := svc.Directory(tresor.Principal{TenantID: admin.TenantID, ObjectID: admin.ObjectID, AppID: admin.ClientID, Type: tresor.ServicePrincipal})
+	app, err := d.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: "cmk", SignInAudience: identity.AudienceMultipleOrgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As Azure's documentation has it: the v2.0 issuer, the identity's
+	// principal id, the exchange audience.
+	if _, err := d.CreateFederatedCredential(ctx, app.ObjectID, identity.FederatedCredential{
+		Name: "storage", Issuer: srv.URL + "/" + admin.TenantID + "/v2.0", Subject: mi.ObjectID,
+		Audiences: []string{identity.TokenExchangeAudience},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The second tenant's service principal of the application, as its
+	// administrator would create it.
+	sp := identity.ServicePrincipal{ObjectID: identity.NewGUID(), AppID: app.AppID, DisplayName: app.DisplayName,
+		TenantID: second.ID, Type: tresor.ServicePrincipal, Created: app.Created}
+	if err := svc.Store.CreateServicePrincipal(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", "host-secret")
+	miCred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ID: azidentity.ClientID(mi.AppID), ClientOptions: azcore.ClientOptions{Transport: srv.Client()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var assertions int
+	tr := &recorder{client: srv.Client(), host: srv.Listener.Addr().String()}
+	cred, err := azidentity.NewClientAssertionCredential(second.ID, app.AppID, func(ctx context.Context) (string, error) {
+		assertions++
+		tok, err := miCred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{identity.TokenExchangeAudience + "/.default"}})
+		return tok.Token, err
+	}, &azidentity.ClientAssertionCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL + "/"}, Transport: tr},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{vaultAudience + "/.default"}})
+	if err != nil {
+		t.Fatalf("GetToken() = %v", err)
+	}
+	if assertions != 1 {
+		t.Errorf("the assertion callback ran %d times, want 1", assertions)
+	}
+	p, err := svc.Validate(ctx, tok.Token, vaultAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tresor.Principal{TenantID: second.ID, ObjectID: sp.ObjectID, AppID: app.AppID, Name: "cmk", Type: tresor.ServicePrincipal}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("token principal mismatch (-want +got):\n%s", diff)
+	}
+	host := srv.Listener.Addr().String()
+	wantReqs := []string{"GET " + host + "/" + second.ID + "/v2.0/.well-known/openid-configuration", "POST " + host + "/" + second.ID + "/oauth2/v2.0/token"}
+	if diff := cmp.Diff(wantReqs, tr.requests()); diff != "" {
+		t.Errorf("requests mismatch (-want +got):\n%s", diff)
+	}
+
+	// Without the federated credential the exchange fails as Entra's does.
+	if err := d.DeleteFederatedCredential(ctx, app.ObjectID, "storage"); err != nil {
+		t.Fatal(err)
+	}
+	cred, err = azidentity.NewClientAssertionCredential(second.ID, app.AppID, func(ctx context.Context) (string, error) {
+		tok, err := miCred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{identity.TokenExchangeAudience + "/.default"}})
+		return tok.Token, err
+	}, &azidentity.ClientAssertionCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL + "/"}, Transport: srv.Client()},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{vaultAudience + "/.default"}})
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) || afe.RawResponse == nil || afe.RawResponse.StatusCode != http.StatusUnauthorized || !strings.Contains(err.Error(), "AADSTS70021") {
+		t.Errorf("GetToken() without the federated credential = %v; want a 401 with AADSTS70021", err)
 	}
 }

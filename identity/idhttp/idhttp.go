@@ -9,7 +9,7 @@
 //	GET  /{tenant}/.well-known/openid-configuration        the v1.0 form
 //	GET  /common/discovery/instance                        instance discovery
 //	GET  /{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys   JWKS
-//	POST /{tenant}/oauth2/v2.0/token                       client credentials grant
+//	POST /{tenant}/oauth2/v2.0/token                       client credentials grant (secret or client assertion)
 //	POST /{tenant}/oauth2/token                            the v1.0 form, with resource=
 //	GET  /msi/token                                        managed identity tokens (App Service form)
 //

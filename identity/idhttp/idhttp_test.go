@@ -196,7 +196,24 @@ func TestTokenErrors(t *testing.T) {
 		{"scope without .default", form(t, path, good(func(v url.Values) { v.Set("scope", vaultAud) })), 400, "invalid_scope", 1002012},
 		{"no grant type", form(t, path, good(func(v url.Values) { v.Del("grant_type") })), 400, "invalid_request", 900144},
 		{"password grant", form(t, path, good(func(v url.Values) { v.Set("grant_type", "password") })), 400, "unsupported_grant_type", 70003},
-		{"client assertion", form(t, path, good(func(v url.Values) { v.Set("client_assertion", "x") })), 400, "invalid_request", 700025},
+		{"client secret and assertion", form(t, path, good(func(v url.Values) {
+			v.Set("client_assertion", "x")
+			v.Set("client_assertion_type", identity.ClientAssertionType)
+		})), 400, "invalid_request", 90023},
+		{"assertion of another type", form(t, path, good(func(v url.Values) {
+			v.Del("client_secret")
+			v.Set("client_assertion", "x")
+			v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
+		})), 400, "invalid_request", 90023},
+		{"assertion without its type", form(t, path, good(func(v url.Values) {
+			v.Del("client_secret")
+			v.Set("client_assertion", "x")
+		})), 400, "invalid_request", 900144},
+		{"assertion that is not a JWT", form(t, path, good(func(v url.Values) {
+			v.Del("client_secret")
+			v.Set("client_assertion", "x")
+			v.Set("client_assertion_type", identity.ClientAssertionType)
+		})), 401, "invalid_client", 50027},
 		{"JSON body", func() *http.Request {
 			r := httptest.NewRequest("POST", testIssuer+path, strings.NewReader(`{"grant_type":"client_credentials"}`))
 			r.Header.Set("Content-Type", "application/json")

@@ -35,7 +35,11 @@ type tokenResponseV1 struct {
 
 // token serves the client credentials grant. The client authenticates with
 // client_id and client_secret in the form body (client_secret_post) or in
-// HTTP Basic authentication (client_secret_basic). The v2.0 endpoint takes
+// HTTP Basic authentication (client_secret_basic), or with a client
+// assertion: client_assertion_type
+// urn:ietf:params:oauth:client-assertion-type:jwt-bearer and a
+// client_assertion that one of its federated credentials trusts (see
+// identity.Service.IssueToken). The v2.0 endpoint takes
 // scope={resource}/.default; the v1.0 endpoint takes resource={resource}.
 func (h *Handler) token(v version) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -52,15 +56,18 @@ func (h *Handler) token(v version) handlerFunc {
 				"AADSTS70003: The app requested an unsupported grant type '%s'. tresor supports client_credentials only.", clip(gt)).
 				WithReason(identity.ReasonUnsupportedGrantType)
 		}
-		if form.Has("client_assertion") {
-			return tresor.Errorf(tresor.Invalid,
-				"AADSTS700025: Client assertions are not supported by tresor; use a client secret.").WithReason(identity.ReasonInvalidRequest)
-		}
 		req := identity.TokenRequest{
-			TenantID:     r.PathValue("tenant"),
-			ClientID:     form.Get("client_id"),
-			ClientSecret: form.Get("client_secret"),
-			Scope:        form.Get("scope"),
+			TenantID:            r.PathValue("tenant"),
+			ClientID:            form.Get("client_id"),
+			ClientSecret:        form.Get("client_secret"),
+			ClientAssertion:     form.Get("client_assertion"),
+			ClientAssertionType: form.Get("client_assertion_type"),
+			Scope:               form.Get("scope"),
+		}
+		if t := req.ClientAssertionType; t != "" && t != identity.ClientAssertionType {
+			return tresor.Errorf(tresor.Invalid,
+				"AADSTS90023: The client_assertion_type '%s' is not supported; it must be '%s'.", clip(t), identity.ClientAssertionType).
+				WithReason(identity.ReasonInvalidRequest)
 		}
 		if id, secret, ok := r.BasicAuth(); ok && req.ClientSecret == "" {
 			// RFC 6749 section 2.3.1: both are form-encoded before Basic encoding.
