@@ -23,7 +23,7 @@ func (s *Server) openStorage(root []byte, ids *msi.Service, u urls) (*storagehtt
 	if err != nil {
 		return nil, err
 	}
-	keys := &cmk.Keys{Vaults: s.Keys, Locate: s.locateVault, VaultURL: s.vaultURL}
+	keys := &cmk.Keys{Vaults: s.Keys, Locate: s.locateVault, VaultURL: s.vaultURL, Federate: s.sys.identity.Federate}
 	s.Storage = storage.NewService(storage.Cached(s.DB), ids.ARM, ids, keys, sealer)
 	s.Storage.Now = s.Clock.Now
 	s.Storage.KeyCacheTTL = s.Config.StorageKeyCacheTTL
