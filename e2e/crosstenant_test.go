@@ -231,7 +231,12 @@ func TestCrossTenantCMK(t *testing.T) {
 	// An application that has no federated credential for the identity
 	// does not help.
 	other := e.graph(t, e.cred, "POST", "/applications", `{"displayName":"not-trusting","signInAudience":"AzureADMultipleOrgs"}`, 201)
-	cust.graph(t, cust.cred, "POST", "/servicePrincipals", `{"appId":"`+other["appId"].(string)+`"}`, 201)
+	// (its service principal in the customer's tenant made with the CLI,
+	// as the customer's administrator)
+	var o, eb bytes.Buffer
+	if code := cli.Run(ctx, []string{"ad", "sp", "create", "--id", other["appId"].(string), "--data", cust.dir}, &o, &eb); code != 0 {
+		t.Fatalf("tresor ad sp create in the customer's tenant = %d: %s", code, eb.String())
+	}
 	if _, err := create("stxwrongapp", params(other["appId"].(string))); statusOf(err) != 400 || codeOf(err) != "KeyVaultAccessTokenCannotBeAcquired" {
 		t.Errorf("an account federated through an application that does not trust the identity = %v; want 400 KeyVaultAccessTokenCannotBeAcquired", err)
 	}
@@ -246,6 +251,18 @@ func TestCrossTenantCMK(t *testing.T) {
 	}
 	if got := *encr.KeyVaultProperties.CurrentVersionedKeyIdentifier; got != string(*key.Key.KID) {
 		t.Errorf("currentVersionedKeyIdentifier = %s; want %s", got, *key.Key.KID)
+	}
+
+	// The same through the CLI, as az storage account create.
+	o.Reset()
+	if code := cli.Run(ctx, []string{"storage", "account", "create", "-n", "stxcli", "-g", "rg-e2e", "--data", dir,
+		"--identity-type", "UserAssigned", "--user-identity-id", miID, "--encryption-key-source", "Microsoft.Keyvault",
+		"--encryption-key-vault", vaultURI, "--encryption-key-name", "cmk", "--key-vault-user-identity-id", miID,
+		"--key-vault-federated-client-id", appID}, &o, &eb); code != 0 {
+		t.Fatalf("tresor storage account create --key-vault-federated-client-id = %d: %s", code, eb.String())
+	}
+	if !strings.Contains(o.String(), `"federatedIdentityClientId": "`+appID+`"`) {
+		t.Errorf("tresor storage account create printed %s; want the federated client id", o.String())
 	}
 
 	keys, err := accounts.ListKeys(ctx, "rg-e2e", "stxtenant", nil)
