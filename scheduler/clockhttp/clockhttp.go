@@ -20,6 +20,7 @@ import (
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/clock"
+	"github.com/tresorkms/tresor/internal/adminhttp"
 	"github.com/tresorkms/tresor/internal/httpstatus"
 	"github.com/tresorkms/tresor/internal/period"
 	"github.com/tresorkms/tresor/scheduler"
@@ -59,7 +60,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &httpstatus.Writer{ResponseWriter: w}
 	p, err := h.serve(rec, r)
 	if err != nil {
-		writeError(rec, err)
+		adminhttp.WriteError(rec, err, "The clock advanced only partly; the work due next failed: ")
 	}
 	if h.Audit != nil {
 		op := "GetClock"
@@ -74,16 +75,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (tresor.Principal, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return tresor.Principal{}, tresor.Errorf(tresor.Unauthenticated, "A bearer token of the administrator is required.")
-	}
-	p, err := h.Authenticate(r.Context(), token)
+	p, err := adminhttp.Admin(r, h.Authenticate, h.Admin, "Only the administrator may read or move the clock.")
 	if err != nil {
-		return tresor.Principal{}, err
-	}
-	if p.ObjectID != h.Admin {
-		return p, tresor.Errorf(tresor.Forbidden, "Only the administrator may read or move the clock.")
+		return p, err
 	}
 	switch path := strings.TrimSuffix(r.URL.Path, "/"); {
 	case path == Prefix && r.Method == http.MethodGet:
@@ -92,11 +86,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (tresor.Principa
 			return p, err
 		}
 	case path == Prefix || path == Prefix+"/advance":
-		return p, tresor.Errorf(tresor.Invalid, "Method %s is not allowed on %s.", r.Method, path).WithReason("MethodNotAllowed")
+		return p, tresor.Errorf(tresor.Invalid, "Method %s is not allowed on %s.", r.Method, path).WithReason(adminhttp.ReasonMethodNotAllowed)
 	default:
 		return p, tresor.Errorf(tresor.NotFound, "No such clock operation: %s.", path)
 	}
-	writeJSON(w, http.StatusOK, clockState{Now: h.Clock.Now().Format(time.RFC3339Nano), Mode: "virtual"})
+	adminhttp.WriteJSON(w, http.StatusOK, clockState{Now: h.Clock.Now().Format(time.RFC3339Nano), Mode: "virtual"})
 	return p, nil
 }
 
@@ -135,44 +129,4 @@ func (h *Handler) advance(r *http.Request) error {
 		err = errors.Join(err, perr)
 	}
 	return err
-}
-
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	var te *tresor.Error
-	if !errors.As(err, &te) {
-		te = tresor.Wrap(err, "clock")
-	}
-	status, code := http.StatusInternalServerError, "InternalError"
-	switch te.Kind {
-	case tresor.Invalid:
-		status, code = http.StatusBadRequest, "BadParameter"
-		if te.Reason == "MethodNotAllowed" {
-			status, code = http.StatusMethodNotAllowed, te.Reason
-		}
-	case tresor.Unauthenticated:
-		status, code = http.StatusUnauthorized, "Unauthorized"
-	case tresor.Forbidden:
-		status, code = http.StatusForbidden, "Forbidden"
-	case tresor.NotFound:
-		status, code = http.StatusNotFound, "NotFound"
-	}
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, te.Message
-	if te.Kind == tresor.Internal {
-		b.Error.Message = "The clock advanced only partly; the work due next failed: " + te.Error()
-	}
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
 }

@@ -12,13 +12,13 @@ package tenancyhttp
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/tresorkms/tresor"
 	"github.com/tresorkms/tresor/audit"
+	"github.com/tresorkms/tresor/internal/adminhttp"
 	"github.com/tresorkms/tresor/internal/httpstatus"
 	"github.com/tresorkms/tresor/tenancy"
 )
@@ -62,7 +62,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &httpstatus.Writer{ResponseWriter: w}
 	p, res, err := h.serve(rec, r)
 	if err != nil {
-		writeError(rec, err)
+		adminhttp.WriteError(rec, err, "The tenant could not be created: ")
 	}
 	if h.Audit != nil {
 		op := "ListTenants"
@@ -79,16 +79,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve answers r and returns the caller and, for a create, "/" and the
 // new tenant's id.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (tresor.Principal, string, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return tresor.Principal{}, "", tresor.Errorf(tresor.Unauthenticated, "A bearer token of the administrator is required.")
-	}
-	p, err := h.Authenticate(r.Context(), token)
+	p, err := adminhttp.Admin(r, h.Authenticate, h.Admin, "Only the installation's administrator may list or create tenants.")
 	if err != nil {
-		return tresor.Principal{}, "", err
-	}
-	if p.ObjectID != h.Admin {
-		return p, "", tresor.Errorf(tresor.Forbidden, "Only the installation's administrator may list or create tenants.")
+		return p, "", err
 	}
 	if path := strings.TrimSuffix(strings.ToLower(r.URL.Path), "/"); path != Prefix {
 		return p, "", tresor.Errorf(tresor.NotFound, "No such tenant operation: %s.", r.URL.Path)
@@ -105,7 +98,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (tresor.Principa
 		for _, t := range ts {
 			out.Value = append(out.Value, Tenant{TenantID: t.ID, DisplayName: t.DisplayName, Created: t.Created.UTC().Format(time.RFC3339), SubscriptionIDs: t.SubscriptionIDs})
 		}
-		writeJSON(w, http.StatusOK, out)
+		adminhttp.WriteJSON(w, http.StatusOK, out)
 		return p, "", nil
 	case http.MethodPost:
 		var req struct {
@@ -118,51 +111,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (tresor.Principa
 		if err != nil {
 			return p, "", err
 		}
-		writeJSON(w, http.StatusCreated, Created{
+		adminhttp.WriteJSON(w, http.StatusCreated, Created{
 			TenantID: c.Tenant.ID, DisplayName: c.Tenant.DisplayName, SubscriptionID: c.SubscriptionID,
 			ClientID: c.Admin.ClientID, ClientSecret: c.Admin.ClientSecret, ObjectID: c.Admin.ObjectID,
 		})
 		return p, "/" + c.Tenant.ID, nil
 	}
-	return p, "", tresor.Errorf(tresor.Invalid, "Method %s is not allowed on %s.", r.Method, Prefix).WithReason("MethodNotAllowed")
-}
-
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	var te *tresor.Error
-	if !errors.As(err, &te) {
-		te = tresor.Wrap(err, "tenants")
-	}
-	status, code := http.StatusInternalServerError, "InternalError"
-	msg := te.Message
-	switch te.Kind {
-	case tresor.Invalid:
-		status, code = http.StatusBadRequest, "BadParameter"
-		if te.Reason == "MethodNotAllowed" {
-			status, code = http.StatusMethodNotAllowed, te.Reason
-		}
-	case tresor.Unauthenticated:
-		status, code = http.StatusUnauthorized, "Unauthorized"
-	case tresor.Forbidden:
-		status, code = http.StatusForbidden, "Forbidden"
-	case tresor.NotFound:
-		status, code = http.StatusNotFound, "NotFound"
-	default:
-		msg = "The tenant could not be created: " + te.Error()
-	}
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+	return p, "", tresor.Errorf(tresor.Invalid, "Method %s is not allowed on %s.", r.Method, Prefix).WithReason(adminhttp.ReasonMethodNotAllowed)
 }
