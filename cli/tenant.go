@@ -32,7 +32,7 @@ func (c tenantCommand) Run(ctx context.Context, args []string) error {
 	data := dataFlag(fs)
 	name := fs.String("display-name", "", "create: the new tenant's display name")
 	fs.StringVar(name, "n", "", "short for --display-name")
-	outDir := fs.String("out", "", "create: also write DIR/tresor.env for the new tenant's administrator, so that --data DIR acts in it")
+	outDir := fs.String("out", "", "create: also write DIR/tresor.env for the new tenant's administrator, so that --data DIR acts in it (without the installation's managed identity endpoint)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +59,10 @@ func (c tenantCommand) Run(ctx context.Context, args []string) error {
 			env := maps.Clone(cn.env)
 			env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"] = t.TenantID, t.ClientID, t.ClientSecret
 			env["TRESOR_ADMIN_OBJECT_ID"], env["AZURE_SUBSCRIPTION_ID"] = t.ObjectID, t.SubscriptionID
+			// The identity header yields tokens for every managed identity
+			// of the installation: it is the operator's, not a tenant's.
+			delete(env, "TRESOR_IDENTITY_HEADER")
+			delete(env, "TRESOR_IDENTITY_ENDPOINT")
 			if err := os.MkdirAll(*outDir, 0o700); err != nil {
 				return err
 			}

@@ -83,6 +83,10 @@ func (e Env) Write(path string) error {
 		}
 	}
 	tmp := path + ".tmp"
+	// A leftover file would keep its mode; the secret must not.
+	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
 		return err
 	}

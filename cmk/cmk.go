@@ -10,7 +10,6 @@ package cmk
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -83,7 +82,7 @@ type Version struct {
 	Expires time.Time
 }
 
-func invalid(reason, format string, args ...any) error {
+func invalid(reason, format string, args ...any) *tresor.Error {
 	return tresor.Errorf(tresor.Invalid, format, args...).WithReason(reason)
 }
 
@@ -179,15 +178,13 @@ func (k *Keys) principal(ctx context.Context, id Identity, v keyvault.Vault) (tr
 		return tresor.Principal{}, invalid(ReasonTokenNotAcquired, "Federated identities are not available here.")
 	}
 	p, err := k.Federate(ctx, mi, id.FederatedClientID, v.TenantID)
-	if err != nil {
-		if !tresor.IsKind(err, tresor.Unauthenticated) && !tresor.IsKind(err, tresor.Invalid) && !tresor.IsKind(err, tresor.NotFound) {
-			return tresor.Principal{}, err
-		}
-		return tresor.Principal{}, &tresor.Error{Kind: tresor.Invalid, Reason: ReasonTokenNotAcquired, Err: err,
-			Message: fmt.Sprintf("The identity %s cannot obtain a token for the key vault %s in the tenant %s through the application %s: %s",
-				mi.ObjectID, v.Name, v.TenantID, clip(id.FederatedClientID), tresor.MessageOf(err))}
+	if tresor.IsKind(err, tresor.Unauthenticated) { // the federation does not hold
+		e := invalid(ReasonTokenNotAcquired, "The identity %s cannot obtain a token for the key vault %s in the tenant %s through the application %s: %s",
+			mi.ObjectID, v.Name, v.TenantID, clip(id.FederatedClientID), tresor.MessageOf(err))
+		e.Err = err
+		return tresor.Principal{}, e
 	}
-	return p, nil
+	return p, err
 }
 
 // locateKey finds the vault, name and version of a versioned key id.

@@ -200,7 +200,8 @@ func checkFederated(c FederatedCredential) error {
 //
 // The client must be an application that may sign in to the tenant
 // (clientApplication); the assertion must be a token of this tresor,
-// valid now within ClockSkew and addressed to TokenExchangeAudience; one
+// valid now within ClockSkew, addressed to TokenExchangeAudience and
+// issued in the application's own tenant (AADSTS700236 if not); one
 // of the application's federated credentials must name its issuer,
 // subject and audience (AADSTS70021 if none does); and the application
 // must have a service principal in the tenant (servicePrincipalIn). Every
@@ -214,6 +215,12 @@ func (s *Service) exchange(ctx context.Context, tenantID, clientID, assertion st
 	c, err := s.verifyAssertion(ctx, assertion)
 	if err != nil {
 		return ServicePrincipal{}, err
+	}
+	// As in Entra, an application trusts only workloads of its own tenant.
+	if !strings.EqualFold(c.TID, app.TenantID) {
+		return ServicePrincipal{}, tresor.Errorf(tresor.Unauthenticated,
+			"AADSTS700236: Entra ID tokens issued by issuer '%s' may not be used for federated identity credential flows for applications or managed identities registered in this tenant (%s).",
+			clip(c.Iss), app.TenantID).WithReason(ReasonInvalidClient)
 	}
 	if !slices.ContainsFunc(app.FederatedCredentials, func(f FederatedCredential) bool {
 		return s.sameIssuer(f.Issuer, c.Iss) && f.Subject == c.Sub && slices.ContainsFunc(f.Audiences, func(a string) bool { return sameAudience(a, c.Aud) })

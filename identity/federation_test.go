@@ -20,7 +20,7 @@ import (
 // tenant's ID and the administrator as a token presents it. Bootstrap
 // gives only the first tenant one, so the records go straight into the
 // Store.
-func (f *fixture) tenantAdmin(t *testing.T, name string) (string, tresor.Principal) {
+func (f *fixture) tenantAdmin(t testing.TB, name string) (string, tresor.Principal) {
 	t.Helper()
 	ctx := context.Background()
 	tn, err := f.svc.CreateTenant(ctx, name)
@@ -358,18 +358,20 @@ func TestFederatedCredentialRules(t *testing.T) {
 // principal in the other tenant.
 type exchangeFixture struct {
 	*fixture
-	other  string                    // the second tenant
-	mi     identity.ServicePrincipal // trusted by multi and single
-	stray  identity.ServicePrincipal // another managed identity, trusted by none
-	multi  identity.Application      // multi-tenant, service principal in other only
-	single identity.Application      // single-tenant, service principal at home
-	noSP   identity.Application      // multi-tenant, no service principal anywhere
-	github identity.Application      // trusts mi's object id from another issuer
-	sp     identity.ServicePrincipal // multi's in other
-	homeSP identity.ServicePrincipal // single's at home
+	other             string                    // the second tenant
+	mi                identity.ServicePrincipal // trusted by multi and single
+	stray             identity.ServicePrincipal // another managed identity, trusted by none
+	multi             identity.Application      // multi-tenant, service principal in other only
+	single            identity.Application      // single-tenant, service principal at home
+	noSP              identity.Application      // multi-tenant, no service principal anywhere
+	github            identity.Application      // trusts mi's object id from another issuer
+	wrongTenantIssuer identity.Application      // trusts mi's object id as issued in other, with a service principal there
+	foreign           identity.Application      // an application of other that trusts mi (of the home tenant)
+	sp                identity.ServicePrincipal // multi's in other
+	homeSP            identity.ServicePrincipal // single's at home
 }
 
-func newExchangeFixture(t *testing.T) *exchangeFixture {
+func newExchangeFixture(t testing.TB) *exchangeFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &exchangeFixture{fixture: newFixture(t)}
@@ -404,7 +406,20 @@ func newExchangeFixture(t *testing.T) *exchangeFixture {
 	f.single = create("single", identity.AudienceMyOrg, base+"/")
 	f.noSP = create("nosp", identity.AudienceMultipleOrgs, base)
 	f.github = create("github", identity.AudienceMultipleOrgs, "https://token.actions.githubusercontent.com")
+	f.wrongTenantIssuer = create("wrongtenant", identity.AudienceMultipleOrgs, issuer+"/"+f.other+"/v2.0")
 	var err error
+	if f.foreign, err = away.CreateApplication(ctx, identity.ApplicationSpec{DisplayName: "foreign", SignInAudience: identity.AudienceMultipleOrgs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := away.CreateFederatedCredential(ctx, f.foreign.ObjectID, identity.FederatedCredential{
+		Name: "storage", Issuer: base + "/v2.0", Subject: f.mi.ObjectID, Audiences: []string{identity.TokenExchangeAudience}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []identity.Application{f.wrongTenantIssuer, f.foreign} {
+		if _, err := away.CreateServicePrincipal(ctx, a.AppID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if f.sp, err = away.CreateServicePrincipal(ctx, f.multi.AppID); err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +434,7 @@ func newExchangeFixture(t *testing.T) *exchangeFixture {
 
 // assertion obtains a managed identity's token for aud from the identity
 // endpoint, as azidentity's ManagedIdentityCredential does.
-func (f *exchangeFixture) assertion(t *testing.T, mi identity.ServicePrincipal, aud string) string {
+func (f *exchangeFixture) assertion(t testing.TB, mi identity.ServicePrincipal, aud string) string {
 	t.Helper()
 	tok, err := f.svc.IssueManagedIdentityToken(context.Background(), identity.ManagedIdentityRequest{
 		HostSecret: "host-secret", Resource: aud, ObjectID: mi.ObjectID,
@@ -477,6 +492,10 @@ func TestTokenExchange(t *testing.T) {
 		{name: "unmatched issuer", tenant: f.other, clientID: f.github.AppID, assertion: good,
 			kind: tresor.Unauthenticated, reason: identity.ReasonInvalidClient, code: "AADSTS70021",
 			inMessage: "Assertion Issuer: '" + issuer + "/" + f.admin.TenantID + "/'"},
+		{name: "issuer of another tresor tenant", tenant: f.other, clientID: f.wrongTenantIssuer.AppID, assertion: good,
+			kind: tresor.Unauthenticated, reason: identity.ReasonInvalidClient, code: "AADSTS70021"},
+		{name: "application of another tenant than the workload's", tenant: f.other, clientID: f.foreign.AppID, assertion: good,
+			kind: tresor.Unauthenticated, reason: identity.ReasonInvalidClient, code: "AADSTS700236"},
 		{name: "app without a service principal in the tenant", tenant: f.other, clientID: f.noSP.AppID, assertion: good,
 			kind: tresor.Unauthenticated, reason: identity.ReasonInvalidClient, code: "AADSTS700016", inMessage: f.other},
 		{name: "multi-tenant app at home without a service principal there", tenant: f.admin.TenantID, clientID: f.multi.AppID, assertion: good,

@@ -9,22 +9,33 @@ import (
 	"github.com/tresorkms/tresor/identity"
 )
 
-// FuzzValidate feeds arbitrary strings, seeded with a real token and
-// pieces of one, to Validate and to the token endpoint's client assertion:
-// both are where untrusted tokens enter. Neither may panic or fail as
-// anything but a refusal of the caller's input, and only the real token
-// may pass.
+// FuzzValidate feeds arbitrary strings, seeded with real tokens and
+// pieces of them, to Validate and, as a client assertion, to the token
+// endpoint for an application whose federated credential trusts a managed
+// identity: both are where untrusted tokens enter. Neither may panic or
+// fail as anything but a refusal of the caller's input, and only the real
+// token and the real assertion may pass.
 func FuzzValidate(f *testing.F) {
-	fx := newFixture(f)
+	fx := newExchangeFixture(f)
 	ctx := context.Background()
 	tok, err := fx.svc.IssueToken(ctx, identity.TokenRequest{TenantID: fx.admin.TenantID, ClientID: fx.admin.ClientID, ClientSecret: fx.admin.ClientSecret, Scope: vaultAud + "/.default"})
 	if err != nil {
 		f.Fatal(err)
 	}
 	real := tok.AccessToken
-	parts := strings.Split(real, ".")
-	for _, s := range []string{real, "", ".", "..", "a.b.c", parts[0] + ".." + parts[2], parts[0] + "." + parts[1] + ".",
-		parts[1] + "." + parts[0] + "." + parts[2], real + "x", strings.Repeat("A", 20000), `eyJhbGciOiJub25lIn0.e30.`} {
+	good := fx.assertion(f, fx.mi, identity.TokenExchangeAudience)
+	if _, err := fx.svc.IssueToken(ctx, identity.TokenRequest{TenantID: fx.other, ClientID: fx.multi.AppID, Scope: vaultAud + "/.default",
+		ClientAssertion: good, ClientAssertionType: identity.ClientAssertionType}); err != nil {
+		f.Fatalf("the seed assertion is refused: %v", err)
+	}
+	for _, tk := range []string{real, good} {
+		parts := strings.Split(tk, ".")
+		for _, s := range []string{tk, parts[0] + ".." + parts[2], parts[0] + "." + parts[1] + ".",
+			parts[1] + "." + parts[0] + "." + parts[2], tk + "x"} {
+			f.Add(s)
+		}
+	}
+	for _, s := range []string{"", ".", "..", "a.b.c", strings.Repeat("A", 20000), `eyJhbGciOiJub25lIn0.e30.`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -36,13 +47,13 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("Validate(%q) = %v; want Unauthenticated", raw, err)
 		}
 		_, err = fx.svc.IssueToken(ctx, identity.TokenRequest{
-			TenantID: fx.admin.TenantID, ClientID: fx.admin.ClientID, Scope: vaultAud + "/.default",
+			TenantID: fx.other, ClientID: fx.multi.AppID, Scope: vaultAud + "/.default",
 			ClientAssertion: raw, ClientAssertionType: identity.ClientAssertionType,
 		})
-		if err == nil {
-			t.Fatalf("a client assertion %q obtained a token for an application without federated credentials", raw)
-		}
-		if !tresor.IsKind(err, tresor.Unauthenticated) && !tresor.IsKind(err, tresor.Invalid) {
+		switch {
+		case err == nil && raw != good:
+			t.Fatalf("a client assertion %q that was not issued obtained a token", raw)
+		case err != nil && !tresor.IsKind(err, tresor.Unauthenticated) && !tresor.IsKind(err, tresor.Invalid):
 			t.Fatalf("IssueToken with assertion %q = %v; want a refusal", raw, err)
 		}
 	})

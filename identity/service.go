@@ -100,11 +100,25 @@ func (s *Service) Bootstrap(ctx context.Context) (Admin, error) {
 
 // CreateTenant creates a tenant with a new ID. Invalid if displayName is
 // empty or too long.
+//
+// The tenant is created at least a second after the newest one (the Store
+// keeps seconds), so that the first tenant, the home tenant that Bootstrap
+// finds as the oldest, stays first whatever the clock does.
 func (s *Service) CreateTenant(ctx context.Context, displayName string) (Tenant, error) {
 	if err := checkDisplayName(displayName); err != nil {
 		return Tenant{}, err
 	}
-	t := Tenant{ID: NewGUID(), DisplayName: displayName, Created: s.now()}
+	created := s.now().Truncate(time.Second)
+	ts, err := s.Store.Tenants(ctx)
+	if err != nil {
+		return Tenant{}, err
+	}
+	for _, t := range ts {
+		if !created.After(t.Created) {
+			created = t.Created.Truncate(time.Second).Add(time.Second)
+		}
+	}
+	t := Tenant{ID: NewGUID(), DisplayName: displayName, Created: created}
 	if err := s.Store.CreateTenant(ctx, t); err != nil {
 		return Tenant{}, err
 	}

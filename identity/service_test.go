@@ -386,3 +386,25 @@ func TestSigningKeyRollover(t *testing.T) {
 		t.Errorf("new token after a restart: %v", err)
 	}
 }
+
+// TestHomeTenantStaysFirst checks that tenants created in the same second
+// as the home tenant, or on a clock that went back, list after it, so that
+// Bootstrap keeps finding the same home tenant and administrator.
+func TestHomeTenantStaysFirst(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.now = start.Add(-time.Hour) // the clock went back
+	for _, name := range []string{"b", "c"} {
+		if _, _, err := f.svc.CreateTenantWithAdmin(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts, err := f.svc.Tenants(ctx)
+	if err != nil || len(ts) != 3 || ts[0].ID != f.admin.TenantID || ts[1].DisplayName != "b" || ts[2].DisplayName != "c" {
+		t.Fatalf("Tenants() = %+v, %v; want the home tenant, b, c", ts, err)
+	}
+	again, err := f.svc.Bootstrap(ctx)
+	if err != nil || again.TenantID != f.admin.TenantID || again.ObjectID != f.admin.ObjectID || again.Created {
+		t.Errorf("Bootstrap after more tenants = %+v, %v; want the same administrator", again, err)
+	}
+}

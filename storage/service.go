@@ -416,7 +416,10 @@ func (s *Service) openKey(ctx context.Context, a Account, k WrappedKey, binding 
 			return key, nil
 		}
 	}
-	if tresor.ReasonOf(err) == cmk.ReasonTokenNotAcquired {
+	switch {
+	case tresor.IsKind(err, tresor.Internal):
+		return nil, err // tresor's own failure, not the key's
+	case tresor.ReasonOf(err) == cmk.ReasonTokenNotAcquired:
 		return nil, &tresor.Error{
 			Kind: tresor.Forbidden, Reason: ReasonTokenNotAcquired,
 			Message: "The access token to key vault cannot be acquired from Microsoft Entra ID using the identity of this resource.", Err: err,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,6 +31,7 @@ type keys struct {
 	newest           string
 	revoked          bool
 	federationBroken bool
+	down             bool // the key service fails as tresor itself would (Internal)
 	lastID           cmk.Identity
 	calls            map[string]int
 }
@@ -90,7 +90,7 @@ func (k *keys) Unwrap(_ context.Context, id cmk.Identity, keyID string, wrapped 
 	}
 	by, body, ok := bytes.Cut(wrapped, []byte("|"))
 	if !ok || string(by) != keyID {
-		return nil, errors.New("wrapped by another key")
+		return nil, tresor.Errorf(tresor.Invalid, "wrapped by another key")
 	}
 	return pad(keyID, body), nil
 }
@@ -99,6 +99,9 @@ func (k *keys) Unwrap(_ context.Context, id cmk.Identity, keyID string, wrapped 
 // is broken, refuses one that names an application as cmk.Keys does.
 func (k *keys) federate(id cmk.Identity) error {
 	k.lastID = id
+	if k.down {
+		return tresor.Errorf(tresor.Internal, "the store is down")
+	}
 	if id.FederatedClientID != "" && k.federationBroken {
 		return tresor.Errorf(tresor.Invalid, "no federated credential").WithReason(cmk.ReasonTokenNotAcquired)
 	}
@@ -412,8 +415,13 @@ func TestFederatedClientID(t *testing.T) {
 	if !tresor.IsKind(err, tresor.Forbidden) || tresor.ReasonOf(err) != storage.ReasonTokenNotAcquired {
 		t.Errorf("AccountKey with the federation broken: %v; want Forbidden %s", err, storage.ReasonTokenNotAcquired)
 	}
-	f.keys.revoked = false
 	f.keys.federationBroken = false
+	// tresor's own failure is not reported as the customer's key.
+	f.keys.down = true
+	if _, err := f.svc.AccountKey(ctx, "acct1"); !tresor.IsKind(err, tresor.Internal) {
+		t.Errorf("AccountKey with the key service down: %v; want Internal", err)
+	}
+	f.keys.down = false
 
 	// Back to Microsoft-managed keys: the federation goes with the key.
 	a, err = f.svc.Update(ctx, f.sub, "rg", "acct1", storage.Spec{Encryption: &storage.EncryptionSpec{KeySource: storage.MicrosoftManaged}})

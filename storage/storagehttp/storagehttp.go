@@ -269,7 +269,16 @@ func specOf(in parameters, cur *storage.Account) (storage.Spec, error) {
 	}
 	if id := e.Identity; id != nil {
 		es.UserAssignedIdentity = deref(id.UserAssignedIdentity)
-		es.FederatedClientID = deref(id.FederatedIdentityClientID)
+		// An identity without federatedIdentityClientId keeps the
+		// account's federation if it names the same identity; "" or
+		// "None" (as a disk encryption set's federatedClientId) clears it.
+		switch f := id.FederatedIdentityClientID; {
+		case f != nil && strings.EqualFold(*f, "None"):
+		case f != nil:
+			es.FederatedClientID = *f
+		case cur != nil && strings.EqualFold(cur.Encryption.UserAssignedIdentity, es.UserAssignedIdentity):
+			es.FederatedClientID = cur.Encryption.FederatedClientID
+		}
 	} else if cur != nil {
 		es.UserAssignedIdentity = cur.Encryption.UserAssignedIdentity
 		es.FederatedClientID = cur.Encryption.FederatedClientID

@@ -111,6 +111,11 @@ func TestTenants(t *testing.T) {
 	if err != nil || len(as) != 1 || as[0].RoleID != rbac.Owner {
 		t.Errorf("the new administrator's roles at its subscription: %+v, %v", as, err)
 	}
+	// Another tenant's administrator (also named tresor-admin) is not the
+	// installation's.
+	if status, body := call("POST", "/tresor/tenants", newAdmin, `{"displayName":"y"}`); status != http.StatusForbidden {
+		t.Errorf("create as the new tenant's administrator: %d %v; want 403", status, body)
+	}
 	// Only the new tenant's administrator holds its directory role.
 	if _, err := ids.Directory(p).ListApplications(ctx); err != nil {
 		t.Errorf("the new administrator cannot read its directory: %v", err)
