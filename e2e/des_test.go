@@ -203,6 +203,16 @@ func TestDiskEncryptionSets(t *testing.T) {
 	if _, err := sets.Get(ctx, "rg-e2e", "des-bad", nil); statusOf(err) != http.StatusNotFound {
 		t.Errorf("a refused create left a DES: %v", err)
 	}
+	// Raw requests: a body that is no object is 400; unknown fields are
+	// ignored; a PATCH of the same key is 200 without a rotation.
+	path := "/subscriptions/" + sub + "/resourceGroups/rg-e2e/providers/Microsoft.Compute/diskEncryptionSets/des-user"
+	if code, body := e.armCall(t, http.MethodPut, path, "not an object"); code != http.StatusBadRequest || !strings.Contains(string(body), "InvalidRequestContent") {
+		t.Errorf("PUT with a string body = %d %s; want 400 InvalidRequestContent", code, body)
+	}
+	if code, body := e.armCall(t, http.MethodPatch, path, map[string]any{"futureField": 1, "properties": map[string]any{"somethingNew": true}}); code != http.StatusOK ||
+		strings.Contains(string(body), "lastKeyRotationTimestamp") {
+		t.Errorf("PATCH with unknown fields = %d %s; want 200 and no rotation", code, body)
+	}
 	// A CVM DES without auto-rotation is accepted.
 	cvm.Properties.RotationToLatestKeyVersionEnabled = nil
 	if d, err := create("des-cvm", cvm); err != nil || *d.Properties.EncryptionType != armcompute.DiskEncryptionSetTypeConfidentialVMEncryptedWithCustomerKey ||
