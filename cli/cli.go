@@ -78,6 +78,9 @@ Resources (mirror az):
        --encryption-key-version V --key-vault-user-identity-id ID [--key-vault-federated-client-id APPID]];  storage account keys list|renew [--key primary]
   storage account encryption-scope create|update|show|list --account-name A -g GROUP -n NAME
       [--key-source Microsoft.Storage|Microsoft.KeyVault --key-uri URI] [--state Enabled|Disabled]
+  disk-encryption-set create|update|show|list|delete|list-associated-resources -n NAME -g GROUP [--key-url VERSIONED-URL]
+      [--source-vault VAULT-ARM-ID] [--encryption-type T] [--enable-auto-key-rotation true|false]
+      [--mi-system-assigned] [--mi-user-assigned ID] [--federated-client-id APPID|None]
   storage container create|list|delete --account-name A [-n NAME] [--auth-mode key|login]
   storage blob upload|download|show|list|delete --account-name A -c CONTAINER [-n NAME -f FILE --overwrite] [--prefix P]
       [--auth-mode key|login] [--account-key K]
@@ -128,6 +131,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 			return storageScopeCommand{op: word(3), out: stdout}, rest(args, 4), nil
 		}
 		return storageAccountCommand{op: word(2), out: stdout}, rest(args, 3), nil
+	case "disk-encryption-set":
+		return desCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "eventgrid":
 		if word(1) != "event-subscription" {
 			return nil, nil, errUsage

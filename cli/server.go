@@ -17,6 +17,7 @@ import (
 	"github.com/tresorkms/tresor/blob"
 	"github.com/tresorkms/tresor/client"
 	"github.com/tresorkms/tresor/clock"
+	"github.com/tresorkms/tresor/compute"
 	"github.com/tresorkms/tresor/eventgrid"
 	"github.com/tresorkms/tresor/hsm/software"
 	"github.com/tresorkms/tresor/identity"
@@ -82,6 +83,8 @@ type Server struct {
 	Storage *storage.Service
 	// Blobs runs the Blob API of every storage account.
 	Blobs *blob.Service
+	// DiskEncryptionSets manages disk encryption sets.
+	DiskEncryptionSets *compute.Service
 
 	ln       net.Listener
 	http     *http.Server

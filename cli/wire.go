@@ -195,6 +195,10 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 	if err != nil {
 		return "", err
 	}
+	sets, err := s.openCompute(sys.root, ids)
+	if err != nil {
+		return "", err
+	}
 	vaults := &vault.Provider{Keys: s.Keys, ARM: armSvc, RBAC: s.RBAC, Deleted: s.Events.DeleteScope, URI: func(kind keyvault.VaultKind, name string) string {
 		if kind == keyvault.ManagedHSM {
 			return "https://" + name + ".managedhsm." + s.Domain + u.suffix + "/"
@@ -205,7 +209,7 @@ func (sys *system) openARM(ctx context.Context, s *Server, tenantID string, u ur
 		ARM:          armSvc,
 		Authenticate: sys.authenticator(u.armAudience),
 		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + tenantID,
-		Providers:    []armhttp.Provider{vaults, identities, &eghttp.Provider{Events: s.Events}, accounts},
+		Providers:    []armhttp.Provider{vaults, identities, &eghttp.Provider{Events: s.Events}, accounts, sets},
 		RBAC:         s.RBAC,
 		Audit:        s.record,
 		Logger:       s.Logger,

@@ -29,6 +29,13 @@ func TestRequiredAction(t *testing.T) {
 			"Microsoft.KeyVault/locations/deletedVaults/purge/action", sub + "/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1", true},
 		{"GET", sub + "/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1",
 			"Microsoft.KeyVault/locations/deletedVaults/read", sub + "/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1", true},
+		{"PUT", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1",
+			"Microsoft.Compute/diskEncryptionSets/write", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1", true},
+		{"DELETE", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1",
+			"Microsoft.Compute/diskEncryptionSets/delete", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1", true},
+		{"GET", sub + "/providers/Microsoft.Compute/diskEncryptionSets", "Microsoft.Compute/diskEncryptionSets/read", sub, true},
+		{"GET", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1/associatedResources",
+			"Microsoft.Compute/diskEncryptionSets/associatedResources/read", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1", true},
 		// Extension resources belong to the last provider named.
 		{"PUT", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1",
 			"Microsoft.EventGrid/eventSubscriptions/write", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1", true},
