@@ -186,7 +186,7 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 	}
 	undo := func() {
 		if sp.Identity != nil {
-			s.MSI.ApplyIdentity(ctx, d.ID(), d.TenantID, d.Identity, specOf(cur.Identity)) //nolint:errcheck // best effort, as in CreateOrUpdate
+			s.MSI.ApplyIdentity(ctx, d.ID(), d.TenantID, d.Identity, cur.Identity.Spec()) //nolint:errcheck // best effort, as in CreateOrUpdate
 		}
 	}
 	if plain != nil {
@@ -410,15 +410,6 @@ func (s *Service) IntermediateKey(ctx context.Context, subscriptionID, group, na
 		return nil, err
 	}
 	return key, nil
-}
-
-// specOf returns the Spec that keeps st.
-func specOf(st msi.State) msi.Spec {
-	sp := msi.Spec{SystemAssigned: st.SystemAssigned.ObjectID != ""}
-	for _, u := range st.UserAssigned {
-		sp.UserAssigned = append(sp.UserAssigned, u.ResourceID)
-	}
-	return sp
 }
 
 func (d DiskEncryptionSet) binding() []byte {

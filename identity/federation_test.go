@@ -556,6 +556,10 @@ func TestTokenExchange(t *testing.T) {
 	_, err = f.svc.IssueToken(ctx, identity.TokenRequest{TenantID: f.other, ClientID: f.multi.AppID, ClientAssertion: good,
 		ClientAssertionType: "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", Scope: vaultAud + "/.default"})
 	wantError(t, "IssueToken(SAML assertion type)", err, tresor.Invalid, identity.ReasonInvalidRequest, "AADSTS90023:")
+	// A stray assertion type is refused with a secret too.
+	_, err = f.svc.IssueToken(ctx, identity.TokenRequest{TenantID: f.admin.TenantID, ClientID: f.admin.ClientID, ClientSecret: f.admin.ClientSecret,
+		ClientAssertionType: "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", Scope: vaultAud + "/.default"})
+	wantError(t, "IssueToken(secret, SAML assertion type)", err, tresor.Invalid, identity.ReasonInvalidRequest, "AADSTS90023:")
 	// Removing the federated credential stops the exchange at once.
 	home := f.svc.Directory(f.adminPrincipal())
 	if err := home.DeleteFederatedCredential(ctx, f.multi.ObjectID, "storage"); err != nil {

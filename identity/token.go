@@ -83,7 +83,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (Token, erro
 	case req.ClientAssertion != "" && req.ClientAssertionType == "":
 		return Token{}, tresor.Errorf(tresor.Invalid,
 			"AADSTS900144: The request body must contain the following parameter: 'client_assertion_type'.").WithReason(ReasonInvalidRequest)
-	case req.ClientAssertion != "" && req.ClientAssertionType != ClientAssertionType:
+	case req.ClientAssertionType != "" && req.ClientAssertionType != ClientAssertionType:
 		return Token{}, tresor.Errorf(tresor.Invalid,
 			"AADSTS90023: The client_assertion_type '%s' is not supported; it must be '%s'.", clip(req.ClientAssertionType), ClientAssertionType).
 			WithReason(ReasonInvalidRequest)

@@ -322,15 +322,21 @@ func insertFederated(ctx context.Context, tx *sql.Tx, objectID string, c identit
 	return err
 }
 
+// applicationExists is nil if the application objectID exists, NotFound
+// if it does not.
+func applicationExists(ctx context.Context, tx *sql.Tx, objectID string) error {
+	app, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_applications WHERE object_id = ?`, objectID)
+	if err == nil && !app {
+		err = tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
+	}
+	return err
+}
+
 // AddFederatedCredential implements identity.Store.
 func (db *DB) AddFederatedCredential(ctx context.Context, objectID string, c identity.FederatedCredential) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
-		app, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_applications WHERE object_id = ?`, objectID)
-		if err != nil {
+		if err := applicationExists(ctx, tx, objectID); err != nil {
 			return err
-		}
-		if !app {
-			return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
 		}
 		return insertFederated(ctx, tx, objectID, c)
 	})
@@ -546,12 +552,8 @@ func (db *DB) DeleteApplication(ctx context.Context, objectID string) error {
 // AddPassword implements identity.Store.
 func (db *DB) AddPassword(ctx context.Context, objectID string, c identity.PasswordCredential) error {
 	err := db.update(ctx, func(tx *sql.Tx) error {
-		app, err := identityRowExists(ctx, tx, `SELECT 1 FROM identity_applications WHERE object_id = ?`, objectID)
-		if err != nil {
+		if err := applicationExists(ctx, tx, objectID); err != nil {
 			return err
-		}
-		if !app {
-			return tresor.Errorf(tresor.NotFound, "application %s not found", objectID)
 		}
 		return insertPassword(ctx, tx, objectID, c)
 	})

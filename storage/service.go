@@ -308,7 +308,7 @@ func (s *Service) update(ctx context.Context, cur Account, sp Spec) (Account, er
 	}
 	undo := func() {
 		if sp.Identity != nil {
-			s.MSI.ApplyIdentity(ctx, a.ID(), a.TenantID, a.Identity, specOf(cur.Identity)) //nolint:errcheck // best effort, as in CreateOrUpdate
+			s.MSI.ApplyIdentity(ctx, a.ID(), a.TenantID, a.Identity, cur.Identity.Spec()) //nolint:errcheck // best effort, as in CreateOrUpdate
 		}
 	}
 	if sp.Encryption != nil {
@@ -328,15 +328,6 @@ func (s *Service) update(ctx context.Context, cur Account, sp Spec) (Account, er
 		return Account{}, err
 	}
 	return a, nil
-}
-
-// specOf returns the Spec that keeps st.
-func specOf(st msi.State) msi.Spec {
-	sp := msi.Spec{SystemAssigned: st.SystemAssigned.ObjectID != ""}
-	for _, u := range st.UserAssigned {
-		sp.UserAssigned = append(sp.UserAssigned, u.ResourceID)
-	}
-	return sp
 }
 
 // protect sets a's encryption from e (Microsoft-managed if e is nil or

@@ -77,6 +77,16 @@ func (st State) Type() string {
 	return TypeNone
 }
 
+// Spec returns the Spec that keeps st: what ApplyIdentity is given to
+// restore a resource's identity after a failed change.
+func (st State) Spec() Spec {
+	sp := Spec{SystemAssigned: st.SystemAssigned.ObjectID != ""}
+	for _, u := range st.UserAssigned {
+		sp.UserAssigned = append(sp.UserAssigned, u.ResourceID)
+	}
+	return sp
+}
+
 // Principal returns the principal a resource acts as: its system-assigned
 // identity if userAssigned is empty, else the attached user-assigned
 // identity with that resource id. Invalid (ReasonInvalidIdentity) if the

@@ -64,11 +64,6 @@ func (h *Handler) token(v version) handlerFunc {
 			ClientAssertionType: form.Get("client_assertion_type"),
 			Scope:               form.Get("scope"),
 		}
-		if t := req.ClientAssertionType; t != "" && t != identity.ClientAssertionType {
-			return tresor.Errorf(tresor.Invalid,
-				"AADSTS90023: The client_assertion_type '%s' is not supported; it must be '%s'.", clip(t), identity.ClientAssertionType).
-				WithReason(identity.ReasonInvalidRequest)
-		}
 		if id, secret, ok := r.BasicAuth(); ok && req.ClientSecret == "" {
 			// RFC 6749 section 2.3.1: both are form-encoded before Basic encoding.
 			id, err1 := url.QueryUnescape(id)
