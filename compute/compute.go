@@ -86,8 +86,12 @@ type DiskEncryptionSet struct {
 	FederatedClientID string
 	ProvisioningState string // Succeeded, Updating
 
-	// Key is the DES's intermediate key, wrapped.
+	// Key is the DES's intermediate key, wrapped: the generation that
+	// protects new artifacts and that a rotation moves every artifact to.
 	Key WrappedKey
+	// Previous are the generations, one per entry of PreviousKeys, that
+	// still protect artifacts while a rotation is in progress.
+	Previous []WrappedKey
 
 	Created time.Time
 }
@@ -116,8 +120,11 @@ type APIError struct {
 	Message string
 }
 
-// WrappedKey is the intermediate key as stored.
+// WrappedKey is an intermediate key as stored. Each change of a DES's
+// customer-managed key makes a new intermediate key, the next generation,
+// and a rotation moves every artifact's data key to it.
 type WrappedKey struct {
+	Gen int
 	// KeyID is the versioned id of the customer-managed key version that
 	// wrapped it, or empty if it is sealed under tresor's root key
 	// (pending).
@@ -149,4 +156,6 @@ type Store interface {
 	// group is not empty, ordered by group and name.
 	DiskEncryptionSets(ctx context.Context, subscriptionID, group string) ([]DiskEncryptionSet, error)
 	DeleteDiskEncryptionSet(ctx context.Context, subscriptionID, group, name string) error
+
+	DiskStore
 }

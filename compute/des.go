@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/tresorkms/tresor/arm/msi"
 	"github.com/tresorkms/tresor/cmk"
 	"github.com/tresorkms/tresor/identity"
+	"github.com/tresorkms/tresor/internal/fault"
 	"github.com/tresorkms/tresor/seal"
 )
 
@@ -37,13 +39,20 @@ type Service struct {
 	ARM   *arm.Service // resource groups
 	MSI   *msi.Service
 	Keys  KeyService
-	// Seal seals the intermediate keys of pending DESs.
+	// Seal seals the intermediate keys of pending DESs, platform-managed
+	// data keys and the keys of access grants.
 	Seal *seal.Sealer
+	// Content holds the content of disks and snapshots.
+	Content Content
+	// KeyCacheTTL bounds how long the data plane uses an intermediate key
+	// without asking the key service again; 0 or less asks every time.
+	KeyCacheTTL time.Duration
 	// Now is the server's clock (virtual or not); Rand the source of keys.
 	Now  func() time.Time
 	Rand io.Reader
 
-	mu sync.Mutex // serialises changes to DESs
+	mu    sync.Mutex // serialises changes to DESs, disks and their keys
+	cache keyCache
 }
 
 // NewService returns a Service with the real clock and crypto/rand.
@@ -120,6 +129,7 @@ func (s *Service) CreateOrUpdate(ctx context.Context, subscriptionID, tenantID, 
 	d := DiskEncryptionSet{
 		SubscriptionID: g.SubscriptionID, ResourceGroup: g.Name, Name: name, TenantID: tenantID, Location: loc,
 		EncryptionType: EncryptionAtRestWithCustomerKey, ProvisioningState: "Succeeded", Created: s.now(),
+		Key: WrappedKey{Gen: 1},
 	}
 	if err := apply(&d, sp); err != nil {
 		return DiskEncryptionSet{}, false, err
@@ -150,11 +160,14 @@ func (s *Service) Update(ctx context.Context, subscriptionID, group, name string
 	return s.update(ctx, cur, sp)
 }
 
-// update applies sp to cur. A change of the active key re-wraps the
-// intermediate key: it is unwrapped as the DES is (its current key and
-// identity), then wrapped with the new key as the DES will be. A pending
-// DES tries to wrap its key again. A DES whose key is wrapped never
-// returns to pending: an identity that may not use the new key is refused.
+// update applies sp to cur. A change of the active key starts a rotation
+// (see rotate): a new intermediate key, the next generation, wrapped with
+// the new key as the DES will be, after the current one has been
+// unwrapped as the DES is, so that a key that no longer unwraps is found
+// before anything changes. A pending DES tries to wrap its key again. A
+// DES whose key is wrapped never returns to pending: an identity that may
+// not use the new key is refused. A DES whose rotation did not complete
+// completes it.
 func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (DiskEncryptionSet, error) {
 	if sp.Location != "" && arm.NormalizeLocation(sp.Location) != cur.Location {
 		return DiskEncryptionSet{}, tresor.Errorf(tresor.Invalid, "The location of disk encryption set %s is %s; it cannot be moved to %s.", cur.Name, cur.Location, clip(sp.Location)).
@@ -171,12 +184,13 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 			return DiskEncryptionSet{}, err
 		}
 	}
-	var plain []byte
-	if keyChanged || cur.Pending() {
-		var err error
-		if plain, err = s.open(ctx, cur); err != nil {
+	opened := map[int][]byte{}
+	if keyChanged || cur.Pending() || len(cur.Previous) > 0 {
+		plain, err := s.open(ctx, cur)
+		if err != nil {
 			return DiskEncryptionSet{}, err
 		}
+		opened[cur.Key.Gen] = plain
 	}
 	if sp.Identity != nil {
 		var err error
@@ -189,8 +203,20 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 			s.MSI.ApplyIdentity(ctx, d.ID(), d.TenantID, d.Identity, cur.Identity.Spec()) //nolint:errcheck // best effort, as in CreateOrUpdate
 		}
 	}
-	if plain != nil {
-		if err := s.protect(ctx, &d, plain, cur.Pending()); err != nil {
+	switch {
+	case keyChanged && !cur.Pending():
+		fresh := s.random(32)
+		d.Previous = append(slices.Clone(cur.Previous), cur.Key)
+		d.PreviousKeys = append(slices.Clone(cur.PreviousKeys), cur.ActiveKey)
+		d.Key = WrappedKey{Gen: cur.latestGen() + 1}
+		if err := s.protect(ctx, &d, fresh, false); err != nil {
+			undo()
+			return DiskEncryptionSet{}, err
+		}
+		opened[d.Key.Gen] = fresh
+		d.ProvisioningState = "Updating"
+	case cur.Pending():
+		if err := s.protect(ctx, &d, opened[cur.Key.Gen], true); err != nil {
 			undo()
 			return DiskEncryptionSet{}, err
 		}
@@ -202,7 +228,21 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 		undo()
 		return DiskEncryptionSet{}, err
 	}
+	s.cache.drop(d.ID())
+	if len(d.Previous) > 0 {
+		fault.Point("compute/rotation-started")
+		return s.rotate(ctx, d, opened)
+	}
 	return d, nil
+}
+
+// latestGen returns the highest generation d has had.
+func (d DiskEncryptionSet) latestGen() int {
+	g := d.Key.Gen
+	for _, k := range d.Previous {
+		g = max(g, k.Gen)
+	}
+	return g
 }
 
 // checkRotation is where a change of next's key or encryption type meets
@@ -224,10 +264,18 @@ func (s *Service) checkRotation(ctx context.Context, cur DiskEncryptionSet, next
 	return nil
 }
 
-// associated lists the ids of the resources the DES protects: none until
-// disks and snapshots exist (issue 6).
-func (s *Service) associated(_ context.Context, _ DiskEncryptionSet) ([]string, error) {
-	return nil, nil
+// associated lists the ids of the resources the DES protects: its disks
+// and snapshots, and the confidential VMs whose guest state it protects.
+func (s *Service) associated(ctx context.Context, d DiskEncryptionSet) ([]string, error) {
+	vs, err := s.Store.ArtifactVersions(ctx, strings.ToLower(d.ID()))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, v.ResourceID)
+	}
+	return out, nil
 }
 
 // apply sets d's settings from sp and checks them.
@@ -335,13 +383,13 @@ func (s *Service) protect(ctx context.Context, d *DiskEncryptionSet, plain []byt
 		if v, err = s.Keys.Check(ctx, id, ref); err == nil {
 			var wrapped []byte
 			if wrapped, err = s.Keys.Wrap(ctx, id, v.ID, plain); err == nil {
-				d.Key = WrappedKey{KeyID: v.ID, Wrapped: wrapped}
+				d.Key = WrappedKey{Gen: d.Key.Gen, KeyID: v.ID, Wrapped: wrapped}
 				return nil
 			}
 		}
 	}
 	if pending && noAccess(err) {
-		d.Key = WrappedKey{Wrapped: s.Seal.Seal(plain, d.binding())}
+		d.Key = WrappedKey{Gen: d.Key.Gen, Wrapped: s.Seal.Seal(plain, d.binding())}
 		return nil
 	}
 	if tresor.IsKind(err, tresor.Forbidden) {
@@ -386,10 +434,10 @@ func (s *Service) open(ctx context.Context, d DiskEncryptionSet) ([]byte, error)
 		Message: "The key " + d.Key.KeyID + " of disk encryption set " + d.Name + " does not unwrap its encryption key; keep it enabled and accessible to the set's identity until the key change completes. " + tresor.MessageOf(err)}
 }
 
-// IntermediateKey returns the intermediate key of a DES, for the resources
-// that will use it: unwrapped by its key as its identity, or, for a
-// pending DES, wrapped first (and stored so). Invalid with a cmk reason if
-// a pending DES's identity still may not use its key; Forbidden
+// IntermediateKey returns the current intermediate key of a DES, for the
+// resources that will use it: unwrapped by its key as its identity, or,
+// for a pending DES, wrapped first (and stored so). Invalid with a cmk
+// reason if a pending DES's identity still may not use its key; Forbidden
 // (ReasonKeyNotUnwrapped) if the key does not unwrap it. Callers must not
 // keep the key.
 func (s *Service) IntermediateKey(ctx context.Context, subscriptionID, group, name string) ([]byte, error) {
@@ -399,16 +447,24 @@ func (s *Service) IntermediateKey(ctx context.Context, subscriptionID, group, na
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.open(ctx, d)
+	return s.intermediate(ctx, &d)
+}
+
+// intermediate is IntermediateKey for d, which it updates if it wraps a
+// pending key. The caller holds s.mu.
+func (s *Service) intermediate(ctx context.Context, d *DiskEncryptionSet) ([]byte, error) {
+	key, err := s.open(ctx, *d)
 	if err != nil || !d.Pending() {
 		return key, err
 	}
-	if err := s.protect(ctx, &d, key, false); err != nil {
+	next := *d
+	if err := s.protect(ctx, &next, key, false); err != nil {
 		return nil, err
 	}
-	if err := s.Store.UpdateDiskEncryptionSet(ctx, d); err != nil {
+	if err := s.Store.UpdateDiskEncryptionSet(ctx, next); err != nil {
 		return nil, err
 	}
+	*d = next
 	return key, nil
 }
 
@@ -473,8 +529,11 @@ func (s *Service) Delete(ctx context.Context, subscriptionID, group, name string
 	return true, s.MSI.RemoveIdentity(ctx, d.Identity)
 }
 
-// DeleteResourceGroup deletes a group's DESs.
+// DeleteResourceGroup deletes a group's snapshots, disks and DESs.
 func (s *Service) DeleteResourceGroup(ctx context.Context, subscriptionID, group string) error {
+	if err := s.deleteGroupDisks(ctx, subscriptionID, group); err != nil {
+		return err
+	}
 	ds, err := s.Store.DiskEncryptionSets(ctx, subscriptionID, group)
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ type keys struct {
 	mu      sync.Mutex
 	allowed map[string]bool // object ids
 	calls   map[string]int
+	// disabled key versions (ids) neither wrap nor unwrap.
+	disabled map[string]bool
 }
 
 func (k *keys) use(op string, id cmk.Identity) error {
@@ -81,6 +83,9 @@ func (k *keys) Unwrap(_ context.Context, id cmk.Identity, keyID string, wrapped 
 	defer k.mu.Unlock()
 	if err := k.use("unwrap", id); err != nil {
 		return nil, tresor.Errorf(tresor.Forbidden, "no access")
+	}
+	if k.disabled[keyID] {
+		return nil, tresor.Errorf(tresor.Forbidden, "key %s is disabled", keyID)
 	}
 	by, body, ok := bytes.Cut(wrapped, []byte("|"))
 	if !ok || string(by) != keyID {
@@ -297,9 +302,13 @@ func TestRewrapCounts(t *testing.T) {
 				t.Errorf("previousKeys %v, state %s; want none, Succeeded", d.PreviousKeys, d.ProvisioningState)
 			}
 			f.keys.take()
-			if k, err := f.svc.IntermediateKey(ctx, f.sub, "rg", "des1"); err != nil || !bytes.Equal(k, first) {
-				t.Errorf("intermediate key = %x, %v; want the same key", k, err)
+			// A key change makes the next generation of the intermediate
+			// key; anything else keeps it.
+			k, err := f.svc.IntermediateKey(ctx, f.sub, "rg", "des1")
+			if err != nil || bytes.Equal(k, first) == rotated || d.Key.Gen != before.Key.Gen+map[bool]int{true: 1}[rotated] {
+				t.Errorf("intermediate key %x (gen %d, was %d), %v; want a new one: %v", k, d.Key.Gen, before.Key.Gen, err, rotated)
 			}
+			first = k
 			f.keys.take()
 		})
 	}

@@ -32,8 +32,16 @@ type desDoc struct {
 	AutoRotationError *apiErrorRow           `json:"autoKeyRotationError,omitempty"`
 	FederatedClientID string                 `json:"federatedClientId,omitempty"`
 	ProvisioningState string                 `json:"provisioningState"`
+	Gen               int                    `json:"gen,omitempty"`
 	KeyID             string                 `json:"keyId,omitempty"`
 	Key               []byte                 `json:"key"`
+	Previous          []wrappedKeyRow        `json:"previous,omitempty"`
+}
+
+type wrappedKeyRow struct {
+	Gen     int    `json:"gen"`
+	KeyID   string `json:"keyId"`
+	Wrapped []byte `json:"wrapped"`
 }
 
 type keyRefRow struct {
@@ -52,7 +60,10 @@ func desArgs(d compute.DiskEncryptionSet) ([]any, error) {
 		EncryptionType: string(d.EncryptionType), ActiveKey: keyRefRow(d.ActiveKey),
 		AutoRotation: d.RotationToLatestKeyVersionEnabled, LastKeyRotation: d.LastKeyRotation,
 		FederatedClientID: d.FederatedClientID, ProvisioningState: d.ProvisioningState,
-		KeyID: d.Key.KeyID, Key: d.Key.Wrapped,
+		Gen: d.Key.Gen, KeyID: d.Key.KeyID, Key: d.Key.Wrapped,
+	}
+	for _, k := range d.Previous {
+		doc.Previous = append(doc.Previous, wrappedKeyRow(k))
 	}
 	if sp := d.Identity.SystemAssigned; sp.ObjectID != "" {
 		doc.System = &principalRow{sp.ObjectID, sp.AppID, sp.DisplayName, sp.TenantID, sp.ResourceID, sp.Created}
@@ -100,7 +111,10 @@ func scanDES(row scanner) (compute.DiskEncryptionSet, error) {
 		d.AutoKeyRotationError = compute.APIError{Code: e.Code, Message: e.Message}
 	}
 	d.FederatedClientID, d.ProvisioningState = doc.FederatedClientID, doc.ProvisioningState
-	d.Key = compute.WrappedKey{KeyID: doc.KeyID, Wrapped: doc.Key}
+	d.Key = compute.WrappedKey{Gen: doc.Gen, KeyID: doc.KeyID, Wrapped: doc.Key}
+	for _, k := range doc.Previous {
+		d.Previous = append(d.Previous, compute.WrappedKey(k))
+	}
 	d.Created = time.Unix(created, 0).UTC()
 	return d, nil
 }
