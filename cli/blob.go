@@ -11,6 +11,8 @@ import (
 	"github.com/tresorkms/tresor/blob/blobauth"
 	"github.com/tresorkms/tresor/blob/blobfs"
 	"github.com/tresorkms/tresor/blob/blobhttp"
+	"github.com/tresorkms/tresor/compute"
+	"github.com/tresorkms/tresor/compute/diskblob"
 	"github.com/tresorkms/tresor/scheduler"
 )
 
@@ -27,9 +29,12 @@ func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Blobs = blob.New(s.DB, data, s.Storage)
+	s.Blobs = blob.New(s.DB, data, blobKeys{s})
 	s.Blobs.Now = s.Clock.Now
 	s.Blobs.Logger = s.Logger
+	s.DiskEncryptionSets.Content = &diskblob.Content{Blobs: s.Blobs, AccountURL: func(account string) string {
+		return "https://" + account + ".blob." + s.Domain + u.suffix + "/"
+	}}
 	return blobhttp.New(blobhttp.Handler{
 		Service:      s.Blobs,
 		Accounts:     blobAccounts{s},
@@ -44,21 +49,56 @@ func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
 	}), nil
 }
 
-// blobAccounts gives the Blob API an account's access keys.
+// isDisk reports whether a Blob account holds a managed disk or snapshot
+// rather than being a storage account, whose names have no hyphen.
+func isDisk(account string) bool { return strings.HasPrefix(account, compute.BlobAccountPrefix) }
+
+// blobAccounts gives the Blob API an account's access keys: a storage
+// account's, or the key of a disk's current access grant.
 type blobAccounts struct{ s *Server }
 
 func (a blobAccounts) Account(ctx context.Context, name string) (blobauth.Account, error) {
 	keys, err := a.s.Storage.AccessKeys(ctx, name)
+	if isDisk(name) {
+		keys, err = a.s.DiskEncryptionSets.BlobAccountKeys(ctx, name)
+	}
 	if err != nil {
 		return blobauth.Account{}, err
 	}
 	return blobauth.Account{Name: name, Keys: keys}, nil
 }
 
+// blobKeys gives the Blob data plane the keys of its content: a storage
+// account's encryption scopes, or a disk's data key.
+type blobKeys struct{ s *Server }
+
+func (k blobKeys) Key(ctx context.Context, account, scope string) ([]byte, error) {
+	if !isDisk(account) {
+		return k.s.Storage.Key(ctx, account, scope)
+	}
+	if scope != "" {
+		return nil, tresor.Errorf(tresor.Invalid, "A disk has no encryption scopes.").WithReason(blob.ReasonInvalidHeaderValue)
+	}
+	return k.s.DiskEncryptionSets.ContentKey(ctx, account)
+}
+
+func (k blobKeys) CheckScope(ctx context.Context, account, scope string) error {
+	if !isDisk(account) {
+		return k.s.Storage.CheckScope(ctx, account, scope)
+	}
+	if scope != "" {
+		return tresor.Errorf(tresor.Invalid, "A disk has no encryption scopes.").WithReason(blob.ReasonInvalidHeaderValue)
+	}
+	return nil
+}
+
 // authorizeBlob decides a bearer request with Azure RBAC: the container
 // actions (create, delete, properties) are actions, the blob ones data
 // actions, at the container's scope below the account.
 func (s *Server) authorizeBlob(ctx context.Context, p tresor.Principal, account, container, action string) error {
+	if isDisk(account) {
+		return tresor.Errorf(tresor.Forbidden, "A disk's content is reached through its access URL (beginGetAccess) only.")
+	}
 	a, err := s.Storage.Account(ctx, account)
 	if err != nil {
 		return err

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/tresorkms/tresor/arm/msi"
 	"github.com/tresorkms/tresor/cmk"
 	"github.com/tresorkms/tresor/compute"
 	"github.com/tresorkms/tresor/compute/computehttp"
 	"github.com/tresorkms/tresor/seal"
+	"github.com/tresorkms/tresor/storage"
 )
 
 // openCompute prepares disk encryption sets: their service, on the
@@ -19,5 +22,17 @@ func (s *Server) openCompute(root []byte, ids *msi.Service) (*computehttp.Provid
 	keys := &cmk.Keys{Vaults: s.Keys, Locate: s.locateVault, VaultURL: s.vaultURL, Federate: s.sys.identity.Federate}
 	s.DiskEncryptionSets = compute.NewService(s.DB, ids.ARM, ids, keys, sealer)
 	s.DiskEncryptionSets.Now = s.Clock.Now
-	return &computehttp.Provider{Sets: s.DiskEncryptionSets}, nil
+	s.DiskEncryptionSets.KeyCacheTTL = s.Config.StorageKeyCacheTTL
+	if s.DiskEncryptionSets.KeyCacheTTL == 0 {
+		s.DiskEncryptionSets.KeyCacheTTL = storage.DefaultKeyCacheTTL
+	}
+	return &computehttp.Provider{Service: s.DiskEncryptionSets}, nil
+}
+
+// resumeRotations completes the key rotations of disk encryption sets that
+// a stopped process left in progress.
+func (s *Server) resumeRotations(ctx context.Context) {
+	if err := s.DiskEncryptionSets.Resume(ctx); err != nil && ctx.Err() == nil {
+		s.Logger.WarnContext(ctx, "a disk encryption set's key rotation could not be completed; repeating its update retries it", "err", err)
+	}
 }

@@ -46,7 +46,8 @@ type Config struct {
 	// nil means Event Grid's schedule (eventgrid.AzureBackoff).
 	EventBackoff []time.Duration
 	// StorageKeyCacheTTL bounds how long a storage account's unwrapped
-	// key stays in memory after its customer-managed key is revoked; 0
+	// key, or a disk encryption set's intermediate key, stays in memory
+	// for the data plane after its customer-managed key is revoked; 0
 	// means storage.DefaultKeyCacheTTL, a negative value no caching.
 	StorageKeyCacheTTL time.Duration
 	Logger             *slog.Logger
@@ -271,7 +272,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	wctx, stopWork := context.WithCancel(ctx)
 	go func() { s.Scheduler.Start(wctx); work <- struct{}{} }()
 	go func() { s.dispatcher.Run(wctx); work <- struct{}{} }()
-	defer func() { stopWork(); <-work; <-work }()
+	go func() { s.resumeRotations(wctx); work <- struct{}{} }()
+	defer func() { stopWork(); <-work; <-work; <-work }()
 	select {
 	case err := <-errc:
 		// One listener failed: stop the other before returning.

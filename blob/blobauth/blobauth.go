@@ -61,11 +61,15 @@ func matchMAC(acct Account, toSign string, mac []byte) bool {
 		if len(key) == 0 {
 			continue
 		}
-		h := hmac.New(sha256.New, key)
-		h.Write([]byte(toSign))
-		ok = hmac.Equal(h.Sum(nil), mac) || ok
+		ok = hmac.Equal(hmacSHA256(key, toSign), mac) || ok
 	}
 	return ok
+}
+
+func hmacSHA256(key []byte, s string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(s))
+	return h.Sum(nil)
 }
 
 // authFailed returns Storage's AuthenticationFailed. The detail is kept as

@@ -479,3 +479,35 @@ func TestSASAzblobClient(t *testing.T) {
 		})
 	}
 }
+
+// TestSignBlobSAS: a SAS SignBlobSAS makes is one VerifySAS accepts for its
+// blob, with its permissions, and for nothing else.
+func TestSignBlobSAS(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	acct := Account{Name: "md-x", Keys: [][]byte{key}}
+	now := time.Now()
+	q, err := SignBlobSAS(key, "md-x", "disk", "abcd", "r", now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := VerifySAS(q, acct, Target{Container: "disk", Blob: "abcd", Secure: true}, now)
+	if err != nil || s.Permissions != Read || s.Resource != "b" {
+		t.Fatalf("verify = %+v, %v", s, err)
+	}
+	for _, tt := range []struct {
+		name string
+		acct Account
+		t    Target
+		now  time.Time
+	}{
+		{"another blob", acct, Target{Container: "disk", Blob: "other", Secure: true}, now},
+		{"another key", Account{Name: "md-x", Keys: [][]byte{[]byte("other")}}, Target{Container: "disk", Blob: "abcd", Secure: true}, now},
+		{"no key", Account{Name: "md-x"}, Target{Container: "disk", Blob: "abcd", Secure: true}, now},
+		{"expired", acct, Target{Container: "disk", Blob: "abcd", Secure: true}, now.Add(2 * time.Hour)},
+		{"over HTTP", acct, Target{Container: "disk", Blob: "abcd"}, now},
+	} {
+		if _, err := VerifySAS(q, tt.acct, tt.t, tt.now); err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 
 // Provider serves disk encryption sets.
 type Provider struct {
-	Sets *compute.Service
+	Service *compute.Service
 }
 
 var _ armhttp.Provider = (*Provider)(nil)
@@ -35,20 +35,21 @@ func (p *Provider) Routes() []armhttp.Route {
 	)
 	// Wrapping the intermediate key asks the key service.
 	const slow = 2 * time.Minute
-	return []armhttp.Route{
+	return append([]armhttp.Route{
 		{Pattern: "PUT " + one, Timeout: slow, Handler: p.createOrUpdate},
 		{Pattern: "PATCH " + one, Timeout: slow, Handler: p.update},
 		{Pattern: "GET " + one, Handler: p.get},
 		{Pattern: "DELETE " + one, Handler: p.delete},
 		{Pattern: "GET " + one + "/associatedResources", Handler: p.listAssociatedResources},
+		{Pattern: "GET " + one + "/keyVersions", Handler: p.listKeyVersions},
 		{Pattern: "GET " + group + "/diskEncryptionSets", Handler: p.list},
 		{Pattern: "GET " + sub + "/diskEncryptionSets", Handler: p.list},
-	}
+	}, p.diskRoutes()...)
 }
 
-// Resources lists a subscription's DESs.
+// Resources lists a subscription's DESs, disks and snapshots.
 func (p *Provider) Resources(ctx context.Context, subscriptionID string) ([]arm.Resource, error) {
-	ds, err := p.Sets.List(ctx, subscriptionID, "")
+	ds, err := p.Service.List(ctx, subscriptionID, "")
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +58,22 @@ func (p *Provider) Resources(ctx context.Context, subscriptionID string) ([]arm.
 		id, _ := arm.Parse(d.ID())
 		out = append(out, arm.Resource{ID: id, Location: d.Location, Tags: d.Tags})
 	}
+	for _, kind := range []compute.Kind{compute.KindDisk, compute.KindSnapshot} {
+		disks, err := p.Service.ListDisks(ctx, kind, subscriptionID, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range disks {
+			id, _ := arm.Parse(d.ID())
+			out = append(out, arm.Resource{ID: id, Location: d.Location, Tags: d.Tags})
+		}
+	}
 	return out, nil
 }
 
 // DeleteResourceGroup deletes a group's DESs.
 func (p *Provider) DeleteResourceGroup(ctx context.Context, subscriptionID, group string) error {
-	return p.Sets.DeleteResourceGroup(ctx, subscriptionID, group)
+	return p.Service.DeleteResourceGroup(ctx, subscriptionID, group)
 }
 
 // The wire types: armcompute's DiskEncryptionSet and friends.
@@ -214,7 +225,7 @@ func (p *Provider) createOrUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	d, _, err := p.Sets.CreateOrUpdate(r.Context(), sub.ID, sub.TenantID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"), sp)
+	d, _, err := p.Service.CreateOrUpdate(r.Context(), sub.ID, sub.TenantID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"), sp)
 	if err != nil {
 		return err
 	}
@@ -232,7 +243,7 @@ func (p *Provider) update(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	sub := armhttp.Subscription(r)
 	group, name := r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName")
-	cur, err := p.Sets.Get(ctx, sub.ID, group, name)
+	cur, err := p.Service.Get(ctx, sub.ID, group, name)
 	if err != nil {
 		return err
 	}
@@ -240,7 +251,7 @@ func (p *Provider) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := p.Sets.Update(ctx, sub.ID, group, name, sp)
+	d, err := p.Service.Update(ctx, sub.ID, group, name, sp)
 	if err != nil {
 		return err
 	}
@@ -249,7 +260,7 @@ func (p *Provider) update(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *Provider) get(w http.ResponseWriter, r *http.Request) error {
-	d, err := p.Sets.Get(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"))
+	d, err := p.Service.Get(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"))
 	if err != nil {
 		return err
 	}
@@ -258,7 +269,7 @@ func (p *Provider) get(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *Provider) delete(w http.ResponseWriter, r *http.Request) error {
-	deleted, err := p.Sets.Delete(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"))
+	deleted, err := p.Service.Delete(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"))
 	if err != nil {
 		return err
 	}
@@ -267,7 +278,7 @@ func (p *Provider) delete(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *Provider) list(w http.ResponseWriter, r *http.Request) error {
-	ds, err := p.Sets.List(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"))
+	ds, err := p.Service.List(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"))
 	if err != nil {
 		return err
 	}
@@ -285,7 +296,7 @@ func (p *Provider) list(w http.ResponseWriter, r *http.Request) error {
 
 // listAssociatedResources answers a ResourceUriList: plain ids.
 func (p *Provider) listAssociatedResources(w http.ResponseWriter, r *http.Request) error {
-	ids, err := p.Sets.ListAssociatedResources(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"))
+	ids, err := p.Service.ListAssociatedResources(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"))
 	if err != nil {
 		return err
 	}
