@@ -23,6 +23,7 @@ func (s *Server) openCompute(root []byte, ids *msi.Service) (*computehttp.Provid
 	s.DiskEncryptionSets = compute.NewService(s.DB, ids.ARM, ids, keys, sealer)
 	s.DiskEncryptionSets.Now = s.Clock.Now
 	s.DiskEncryptionSets.KeyCacheTTL = s.Config.StorageKeyCacheTTL
+	s.DiskEncryptionSets.RotationBatch = s.Config.RotationBatch
 	if s.DiskEncryptionSets.KeyCacheTTL == 0 {
 		s.DiskEncryptionSets.KeyCacheTTL = storage.DefaultKeyCacheTTL
 	}

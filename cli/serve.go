@@ -21,6 +21,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.BlobAddr, "blob-addr", "127.0.0.1:10000", "listen address of the Blob API in path style (https://ADDR/{account}), as Azurite's; empty for host style only")
 	fs.StringVar(&cfg.Domain, "domain", "localhost", "DNS domain: vaults are {name}.vault.{domain}")
 	fs.StringVar(&cfg.Clock, "clock", ClockReal, "real, or virtual: time stands still until 'tresor clock advance' (for testing rotation)")
+	fs.IntVar(&cfg.RotationBatch, "des-rotation-batch", 0, "how many disk and snapshot keys a disk encryption set's key rotation moves per transaction (0: 1000)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

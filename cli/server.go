@@ -50,6 +50,9 @@ type Config struct {
 	// for the data plane after its customer-managed key is revoked; 0
 	// means storage.DefaultKeyCacheTTL, a negative value no caching.
 	StorageKeyCacheTTL time.Duration
+	// RotationBatch is how many artifact keys a disk encryption set's key
+	// rotation moves per transaction; 0 means compute's default.
+	RotationBatch int
 	Logger             *slog.Logger
 }
 

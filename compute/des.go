@@ -47,6 +47,9 @@ type Service struct {
 	// KeyCacheTTL bounds how long the data plane uses an intermediate key
 	// without asking the key service again; 0 or less asks every time.
 	KeyCacheTTL time.Duration
+	// RotationBatch is how many artifact keys a rotation moves per
+	// transaction; 0 or less means DefaultRotationBatch.
+	RotationBatch int
 	// Now is the server's clock (virtual or not); Rand the source of keys.
 	Now  func() time.Time
 	Rand io.Reader

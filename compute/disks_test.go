@@ -304,11 +304,11 @@ func (s *failingStore) RewrapArtifactKeys(ctx context.Context, moves []compute.R
 // it with one unwrap per generation; an old key disabled meanwhile stops
 // it with 403 and nothing lost.
 func TestInterruptedRotation(t *testing.T) {
-	defer compute.SetRotationBatch(3)()
 	for _, finish := range []string{"repeat", "resume", "disabled"} {
 		t.Run(finish, func(t *testing.T) {
 			f := newFixture(t)
 			f.withContent()
+			f.svc.RotationBatch = 3
 			ctx := context.Background()
 			des := f.newDES(t, "des1", "")
 			before := map[string][]byte{}

@@ -8,9 +8,11 @@ import (
 	"github.com/tresorkms/tresor/internal/fault"
 )
 
-// rotationBatch is how many artifact keys a rotation moves per
-// transaction.
-var rotationBatch = 1000
+// DefaultRotationBatch is how many artifact keys a rotation moves per
+// transaction unless Service.RotationBatch says otherwise: large enough
+// that 20,000 artifacts take 20 transactions, small enough that one holds
+// the database's writer briefly.
+const DefaultRotationBatch = 1000
 
 // rotate completes a rotation of d, which is stored with its new
 // generation in d.Key and the generations that still protect artifacts in
@@ -37,7 +39,11 @@ func (s *Service) rotate(ctx context.Context, d DiskEncryptionSet, opened map[in
 		}
 	}
 	for {
-		stale, err := s.Store.StaleArtifactKeys(ctx, des, d.Key.Gen, rotationBatch)
+		batch := s.RotationBatch
+		if batch <= 0 {
+			batch = DefaultRotationBatch
+		}
+		stale, err := s.Store.StaleArtifactKeys(ctx, des, d.Key.Gen, batch)
 		if err != nil {
 			return DiskEncryptionSet{}, err
 		}

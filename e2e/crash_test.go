@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -224,19 +225,41 @@ func wrapCEK(ctx context.Context, tb testing.TB, kv *azkeys.Client, version stri
 // test if there is no go command to build with.
 func buildFaultBinary(tb testing.TB) string {
 	tb.Helper()
-	gocmd, err := exec.LookPath("go")
-	if err != nil {
-		tb.Skipf("cannot build cmd/tresor: %v", err)
+	faultBinary.once.Do(func() {
+		gocmd, err := exec.LookPath("go")
+		if err != nil {
+			faultBinary.skip = fmt.Sprintf("cannot build cmd/tresor: %v", err)
+			return
+		}
+		if faultBinary.dir, err = os.MkdirTemp("", "tresor-fault-"); err != nil {
+			faultBinary.err = err.Error()
+			return
+		}
+		bin := filepath.Join(faultBinary.dir, "tresor")
+		args := []string{"build", "-tags", "faultinject", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		if out, err := exec.Command(gocmd, append(args, "github.com/tresorkms/tresor/cmd/tresor")...).CombinedOutput(); err != nil {
+			faultBinary.err = fmt.Sprintf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			return
+		}
+		faultBinary.path = bin
+	})
+	switch {
+	case faultBinary.skip != "":
+		tb.Skip(faultBinary.skip)
+	case faultBinary.err != "":
+		tb.Fatal(faultBinary.err)
 	}
-	bin := filepath.Join(tb.TempDir(), "tresor")
-	args := []string{"build", "-tags", "faultinject", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	if out, err := exec.Command(gocmd, append(args, "github.com/tresorkms/tresor/cmd/tresor")...).CombinedOutput(); err != nil {
-		tb.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return bin
+	return faultBinary.path
+}
+
+// faultBinary is the binary with fault points, built once for every
+// crash test of the run; TestMain removes its directory.
+var faultBinary struct {
+	once                 sync.Once
+	dir, path, skip, err string
 }
 
 // freeAddr returns a loopback address with a port free at the moment. A
@@ -263,9 +286,10 @@ type process struct {
 // startBinary runs 'bin serve' on dir at addr with a virtual clock, with
 // TRESOR_FAULT set to point unless it is empty, and waits until it serves.
 // The test's cleanup kills it if it still runs.
-func startBinary(tb testing.TB, bin, dir, addr, point string) *process {
+func startBinary(tb testing.TB, bin, dir, addr, point string, flags ...string) *process {
 	tb.Helper()
-	p := &process{cmd: exec.Command(bin, "serve", "--data", dir, "--addr", addr, "--blob-addr", "", "--clock", "virtual"), exited: make(chan struct{})}
+	args := append([]string{"serve", "--data", dir, "--addr", addr, "--blob-addr", "", "--clock", "virtual"}, flags...)
+	p := &process{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, fault.Env+"=") {
 			p.cmd.Env = append(p.cmd.Env, kv)
