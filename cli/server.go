@@ -53,7 +53,7 @@ type Config struct {
 	// RotationBatch is how many artifact keys a disk encryption set's key
 	// rotation moves per transaction; 0 means compute's default.
 	RotationBatch int
-	Logger             *slog.Logger
+	Logger        *slog.Logger
 }
 
 // The clock modes.
