@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
+	"time"
+
 	"github.com/tresorkms/tresor/arm/msi"
+	"github.com/tresorkms/tresor/audit"
 	"github.com/tresorkms/tresor/cmk"
 	"github.com/tresorkms/tresor/compute"
 	"github.com/tresorkms/tresor/compute/computehttp"
@@ -19,5 +23,24 @@ func (s *Server) openCompute(root []byte, ids *msi.Service) (*computehttp.Provid
 	keys := &cmk.Keys{Vaults: s.Keys, Locate: s.locateVault, VaultURL: s.vaultURL, Federate: s.sys.identity.Federate}
 	s.DiskEncryptionSets = compute.NewService(s.DB, ids.ARM, ids, keys, sealer)
 	s.DiskEncryptionSets.Now = s.Clock.Now
+	s.DiskEncryptionSets.KeyCheckInterval = s.Config.DESKeyCheckInterval
 	return &computehttp.Provider{Sets: s.DiskEncryptionSets}, nil
+}
+
+// refreshDESKeys is the scheduler's key-version check of disk encryption
+// sets: each automatic move to a new key version is audited; a failure is
+// logged and shows in the set's autoKeyRotationError.
+func (s *Server) refreshDESKeys(ctx context.Context, _ time.Time) error {
+	res, err := s.DiskEncryptionSets.RefreshKeyVersions(ctx)
+	for _, r := range res.Rotated {
+		key, _ := cmk.ParseKeyURI(r.KeyURL) // the set accepted it, so it parses
+		s.record(ctx, audit.Record{
+			RequestID: "scheduler", Principal: schedulerPrincipal, Operation: "DiskEncryptionSetKeyVersionUpdate",
+			ResourceID: r.ID, KeyVersion: key.Version, Result: "Allowed",
+		})
+	}
+	for id, ferr := range res.Failed {
+		s.Logger.WarnContext(ctx, "disk encryption set key version check failed", "diskEncryptionSet", id, "err", ferr)
+	}
+	return err
 }

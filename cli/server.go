@@ -49,7 +49,12 @@ type Config struct {
 	// key stays in memory after its customer-managed key is revoked; 0
 	// means storage.DefaultKeyCacheTTL, a negative value no caching.
 	StorageKeyCacheTTL time.Duration
-	Logger             *slog.Logger
+	// DESKeyCheckInterval is how often a disk encryption set with
+	// rotationToLatestKeyVersionEnabled looks for a newer key version, on
+	// the server's clock; 0 means compute.DefaultKeyCheckInterval (an
+	// hour, as in Azure).
+	DESKeyCheckInterval time.Duration
+	Logger              *slog.Logger
 }
 
 // The clock modes.
