@@ -55,6 +55,7 @@ func (s *Server) tasks() []scheduler.Task {
 		{Name: "purge of deleted keys and vaults", Next: s.Keys.NextPurge, Run: s.purgeDue},
 		{Name: "key expiry events", Next: s.Keys.NextExpiryEvent, Run: s.raiseExpiryEvents},
 		{Name: "storage account key versions", Next: s.Storage.NextKeyCheck, Run: s.refreshStorageKeys},
+		{Name: "disk encryption set key versions", Next: s.DiskEncryptionSets.NextKeyCheck, Run: s.refreshDESKeys},
 		{
 			// On real time whatever the server's clock: tokens must keep
 			// working across a jump of the virtual clock.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tresorkms/tresor/compute"
 )
 
 // serveCommand runs the server until its context ends.
@@ -22,8 +24,13 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Domain, "domain", "localhost", "DNS domain: vaults are {name}.vault.{domain}")
 	fs.StringVar(&cfg.Clock, "clock", ClockReal, "real, or virtual: time stands still until 'tresor clock advance' (for testing rotation)")
 	fs.IntVar(&cfg.RotationBatch, "des-rotation-batch", 0, "how many disk and snapshot keys a disk encryption set's key rotation moves per transaction (0: 1000)")
+	fs.DurationVar(&cfg.DESKeyCheckInterval, "des-key-check-interval", compute.DefaultKeyCheckInterval,
+		"how often a disk encryption set with rotationToLatestKeyVersionEnabled looks for a newer key version, on the server's clock")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.DESKeyCheckInterval <= 0 {
+		return fmt.Errorf("--des-key-check-interval %v: want a positive duration", cfg.DESKeyCheckInterval)
 	}
 	s, err := Open(ctx, cfg)
 	if err != nil {

@@ -53,7 +53,12 @@ type Config struct {
 	// RotationBatch is how many artifact keys a disk encryption set's key
 	// rotation moves per transaction; 0 means compute's default.
 	RotationBatch int
-	Logger        *slog.Logger
+	// DESKeyCheckInterval is how often a disk encryption set with
+	// rotationToLatestKeyVersionEnabled looks for a newer key version, on
+	// the server's clock; 0 means compute.DefaultKeyCheckInterval (an
+	// hour, as in Azure).
+	DESKeyCheckInterval time.Duration
+	Logger              *slog.Logger
 }
 
 // The clock modes.

@@ -15,6 +15,10 @@
 // under tresor's root key until the next update of the DES, or the first
 // use of the key (IntermediateKey), finds the identity allowed and wraps
 // it with the customer-managed key.
+//
+// A DES with RotationToLatestKeyVersionEnabled follows its key's newest
+// version: RefreshKeyVersions, the scheduler's work, looks for one every
+// KeyCheckInterval and moves the DES by the ordinary key change.
 package compute
 
 import (
@@ -77,9 +81,12 @@ type DiskEncryptionSet struct {
 	// LastKeyRotation is when ActiveKey last changed; zero if it never
 	// did since creation.
 	LastKeyRotation time.Time
-	// AutoKeyRotationError is why automatic rotation stopped; zero if it
-	// did not.
+	// AutoKeyRotationError is why the last automatic move to the key's
+	// newest version failed; zero if it did not (see RefreshKeyVersions).
 	AutoKeyRotationError APIError
+	// NextKeyCheck is when a DES with RotationToLatestKeyVersionEnabled
+	// next looks for a newer version of its key; zero for the others.
+	NextKeyCheck time.Time
 	// FederatedClientID is the multi-tenant application through which the
 	// identity uses a key in another tenant; empty for a key in the DES's
 	// tenant.
@@ -156,6 +163,10 @@ type Store interface {
 	// group is not empty, ordered by group and name.
 	DiskEncryptionSets(ctx context.Context, subscriptionID, group string) ([]DiskEncryptionSet, error)
 	DeleteDiskEncryptionSet(ctx context.Context, subscriptionID, group, name string) error
+	// DueDiskEncryptionSetKeyChecks returns up to max DESs whose
+	// NextKeyCheck is at or before now, earliest first; its cost grows
+	// with those returned.
+	DueDiskEncryptionSetKeyChecks(ctx context.Context, now time.Time, max int) ([]DueKeyCheck, error)
 
 	DiskStore
 }

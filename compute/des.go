@@ -53,6 +53,9 @@ type Service struct {
 	// Now is the server's clock (virtual or not); Rand the source of keys.
 	Now  func() time.Time
 	Rand io.Reader
+	// KeyCheckInterval is how often a DES that follows its key's newest
+	// version looks for one; 0 or less means DefaultKeyCheckInterval.
+	KeyCheckInterval time.Duration
 
 	mu    sync.Mutex // serialises changes to DESs, disks and their keys
 	cache keyCache
@@ -137,6 +140,7 @@ func (s *Service) CreateOrUpdate(ctx context.Context, subscriptionID, tenantID, 
 	if err := apply(&d, sp); err != nil {
 		return DiskEncryptionSet{}, false, err
 	}
+	s.scheduleKeyCheck(DiskEncryptionSet{}, &d)
 	if d.Identity, err = s.MSI.ApplyIdentity(ctx, d.ID(), tenantID, msi.State{}, *sp.Identity); err != nil {
 		return DiskEncryptionSet{}, false, err
 	}
@@ -181,6 +185,7 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 	if err := apply(&d, sp); err != nil {
 		return DiskEncryptionSet{}, err
 	}
+	s.scheduleKeyCheck(cur, &d)
 	keyChanged := !strings.EqualFold(d.ActiveKey.KeyURL, cur.ActiveKey.KeyURL)
 	if keyChanged || d.EncryptionType != cur.EncryptionType {
 		if err := s.checkRotation(ctx, cur, &d); err != nil {

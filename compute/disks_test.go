@@ -69,11 +69,9 @@ func (f *fixture) desID(name string) string {
 	return "/subscriptions/" + f.sub + "/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/" + name
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // newDES creates a DES on key k/v1 through the user-assigned identity,
 // which may use it.
-func (f *fixture) newDES(t *testing.T, name string, typ compute.EncryptionType) compute.DiskEncryptionSet {
+func (f *fixture) newDES(t testing.TB, name string, typ compute.EncryptionType) compute.DiskEncryptionSet {
 	t.Helper()
 	f.keys.allow(f.uamiOID)
 	sp := f.user("v1")

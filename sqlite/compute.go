@@ -78,16 +78,17 @@ func desArgs(d compute.DiskEncryptionSet) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{d.SubscriptionID, d.ResourceGroup, d.Name, d.Created.Unix(), string(b)}, nil
+	return []any{d.SubscriptionID, d.ResourceGroup, d.Name, d.Created.Unix(), string(b), unixOrNull(d.NextKeyCheck)}, nil
 }
 
-const desColumns = `subscription_id, resource_group, name, created, doc`
+const desColumns = `subscription_id, resource_group, name, created, doc, next_key_check`
 
 func scanDES(row scanner) (compute.DiskEncryptionSet, error) {
 	var d compute.DiskEncryptionSet
 	var created int64
 	var raw string
-	if err := row.Scan(&d.SubscriptionID, &d.ResourceGroup, &d.Name, &created, &raw); err != nil {
+	var next sql.NullInt64
+	if err := row.Scan(&d.SubscriptionID, &d.ResourceGroup, &d.Name, &created, &raw, &next); err != nil {
 		return compute.DiskEncryptionSet{}, err
 	}
 	var doc desDoc
@@ -116,6 +117,7 @@ func scanDES(row scanner) (compute.DiskEncryptionSet, error) {
 		d.Previous = append(d.Previous, compute.WrappedKey(k))
 	}
 	d.Created = time.Unix(created, 0).UTC()
+	d.NextKeyCheck = timeFromNull(next)
 	return d, nil
 }
 
@@ -134,7 +136,7 @@ func (db *DB) CreateDiskEncryptionSet(ctx context.Context, d compute.DiskEncrypt
 		if n > 0 {
 			return tresor.Errorf(tresor.Conflict, "disk encryption set %s exists", d.Name)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO disk_encryption_sets (`+desColumns+`) VALUES (?, ?, ?, ?, ?)`, args...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO disk_encryption_sets (`+desColumns+`) VALUES (?, ?, ?, ?, ?, ?)`, args...)
 		return err
 	})
 	return internal(err, "sqlite: create disk encryption set")
@@ -147,8 +149,8 @@ func (db *DB) UpdateDiskEncryptionSet(ctx context.Context, d compute.DiskEncrypt
 		return internal(err, "sqlite: update disk encryption set")
 	}
 	err = db.update(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE disk_encryption_sets SET created = ?, doc = ?
-			WHERE subscription_id = ? AND resource_group = ? AND name = ?`, args[3], args[4], args[0], args[1], args[2])
+		res, err := tx.ExecContext(ctx, `UPDATE disk_encryption_sets SET created = ?, doc = ?, next_key_check = ?
+			WHERE subscription_id = ? AND resource_group = ? AND name = ?`, args[3], args[4], args[5], args[0], args[1], args[2])
 		if err != nil {
 			return err
 		}
@@ -214,4 +216,29 @@ func (db *DB) DeleteDiskEncryptionSet(ctx context.Context, subscriptionID, group
 		return nil
 	})
 	return internal(err, "sqlite: delete disk encryption set")
+}
+
+// DueDiskEncryptionSetKeyChecks implements compute.Store from the partial
+// index on next_key_check.
+func (db *DB) DueDiskEncryptionSetKeyChecks(ctx context.Context, now time.Time, max int) ([]compute.DueKeyCheck, error) {
+	var out []compute.DueKeyCheck
+	err := db.view(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT subscription_id, resource_group, name, next_key_check FROM disk_encryption_sets
+			WHERE next_key_check IS NOT NULL AND next_key_check <= ? ORDER BY next_key_check, subscription_id, resource_group, name LIMIT ?`, now.Unix(), max)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d compute.DueKeyCheck
+			var due int64
+			if err := rows.Scan(&d.SubscriptionID, &d.ResourceGroup, &d.Name, &due); err != nil {
+				return err
+			}
+			d.Due = time.Unix(due, 0).UTC()
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	return out, internal(err, "sqlite: due disk encryption set key checks")
 }

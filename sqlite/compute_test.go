@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -87,5 +88,98 @@ func TestDiskEncryptionSets(t *testing.T) {
 	}
 	if err := db.UpdateDiskEncryptionSet(ctx, d); !tresor.IsKind(err, tresor.NotFound) {
 		t.Errorf("update after delete = %v; want NotFound", err)
+	}
+}
+
+// TestDiskEncryptionSetKeyChecks round-trips NextKeyCheck and lists the
+// due DESs from it, earliest first, up to the limit; a DES without a next
+// check is never due.
+func TestDiskEncryptionSetKeyChecks(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	for i, next := range []time.Time{at.Add(2 * time.Hour), {}, at.Add(time.Hour), at.Add(3 * time.Hour)} {
+		d := compute.DiskEncryptionSet{SubscriptionID: "sub", ResourceGroup: "rg", Name: "des" + strconv.Itoa(i), Created: at, NextKeyCheck: next}
+		if err := db.CreateDiskEncryptionSet(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.DiskEncryptionSet(ctx, "sub", "rg", d.Name); err != nil || !got.NextKeyCheck.Equal(next) {
+			t.Errorf("%s: next check %v, %v; want %v", d.Name, got.NextKeyCheck, err, next)
+		}
+	}
+	due := func(now time.Time, max int) []string {
+		t.Helper()
+		ds, err := db.DueDiskEncryptionSetKeyChecks(ctx, now, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.Name+"@"+d.Due.Format("15:04"))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		now  time.Time
+		max  int
+		want []string
+	}{
+		{at.Add(time.Hour - time.Second), 10, nil},
+		{at.Add(2 * time.Hour), 10, []string{"des2@04:00", "des0@05:00"}},
+		{at.Add(24 * time.Hour), 2, []string{"des2@04:00", "des0@05:00"}},
+		{at.Add(24 * time.Hour), 10, []string{"des2@04:00", "des0@05:00", "des3@06:00"}},
+	} {
+		if got := due(tc.now, tc.max); !cmp.Equal(got, tc.want) {
+			t.Errorf("DueDiskEncryptionSetKeyChecks(%v, %d) = %v; want %v", tc.now.Format("15:04:05"), tc.max, got, tc.want)
+		}
+	}
+	// An update moves the check or, zero, drops it.
+	d, _ := db.DiskEncryptionSet(ctx, "sub", "rg", "des2")
+	d.NextKeyCheck = time.Time{}
+	if err := db.UpdateDiskEncryptionSet(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = db.DiskEncryptionSet(ctx, "sub", "rg", "des3")
+	d.NextKeyCheck = at
+	if err := db.UpdateDiskEncryptionSet(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := due(at.Add(24*time.Hour), 10), []string{"des3@03:00", "des0@05:00"}; !cmp.Equal(got, want) {
+		t.Errorf("after updates: due %v; want %v", got, want)
+	}
+}
+
+// TestMigrateDESKeyChecks: migration 0023 makes the DESs that followed
+// their key before it due at once (from their creation time), and no
+// others.
+func TestMigrateDESKeyChecks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, exec := oldDatabase(t, path, "0023")
+	for _, row := range []struct {
+		name string
+		doc  string
+	}{
+		{"follows", `{"rotationToLatestKeyVersionEnabled":true,"encryptionType":"EncryptionAtRestWithCustomerKey"}`},
+		{"pinned", `{"encryptionType":"EncryptionAtRestWithCustomerKey"}`},
+	} {
+		exec(`INSERT INTO disk_encryption_sets (subscription_id, resource_group, name, created, doc) VALUES ('sub', 'rg', ?, 1000, ?)`, row.name, row.doc)
+	}
+	raw.Close()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open (migrating): %v", err)
+	}
+	defer db.Close()
+	due, err := db.DueDiskEncryptionSetKeyChecks(ctx, time.Unix(1000, 0), 10)
+	if err != nil || len(due) != 1 || due[0].Name != "follows" || !due[0].Due.Equal(time.Unix(1000, 0)) {
+		t.Errorf("due after migration = %+v, %v; want follows at its creation", due, err)
+	}
+	if d, err := db.DiskEncryptionSet(ctx, "sub", "rg", "pinned"); err != nil || !d.NextKeyCheck.IsZero() {
+		t.Errorf("pinned: next check %v, %v; want none", d.NextKeyCheck, err)
 	}
 }
