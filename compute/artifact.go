@@ -38,6 +38,9 @@ type ArtifactKey struct {
 	// Platform is the sealed platform part under double encryption, nil
 	// otherwise.
 	Platform []byte
+	// Seq is the key's position in the store, by which a rotation pages
+	// through a DES's keys; the store sets it.
+	Seq int64
 }
 
 // GuestStateSuffix marks the artifact key of a confidential VM's guest

@@ -167,9 +167,10 @@ type DiskStore interface {
 	// (a VM's guest state); DeleteArtifactKey removes it.
 	PutArtifactKey(ctx context.Context, k ArtifactKey) error
 	DeleteArtifactKey(ctx context.Context, resourceID string) error
-	// StaleArtifactKeys returns at most limit keys of artifacts on the DES
-	// des whose generation is not gen.
-	StaleArtifactKeys(ctx context.Context, des string, gen, limit int) ([]ArtifactKey, error)
+	// StaleArtifactKeys returns, in Seq order, at most limit keys of
+	// artifacts on the DES des with a Seq above after whose generation is
+	// not gen.
+	StaleArtifactKeys(ctx context.Context, des string, gen int, after int64, limit int) ([]ArtifactKey, error)
 	// RewrapArtifactKeys stores the moved keys in one transaction and
 	// reports how many it stored: a key whose generation is no longer its
 	// From is left alone.

@@ -38,18 +38,21 @@ func (s *Service) rotate(ctx context.Context, d DiskEncryptionSet, opened map[in
 			return DiskEncryptionSet{}, err
 		}
 	}
-	for {
-		batch := s.RotationBatch
-		if batch <= 0 {
-			batch = DefaultRotationBatch
-		}
-		stale, err := s.Store.StaleArtifactKeys(ctx, des, d.Key.Gen, batch)
+	batch := s.RotationBatch
+	if batch <= 0 {
+		batch = DefaultRotationBatch
+	}
+	// One pass in Seq order: artifacts created meanwhile are created on
+	// the new generation.
+	for after := int64(0); ; {
+		stale, err := s.Store.StaleArtifactKeys(ctx, des, d.Key.Gen, after, batch)
 		if err != nil {
 			return DiskEncryptionSet{}, err
 		}
 		if len(stale) == 0 {
 			break
 		}
+		after = stale[len(stale)-1].Seq
 		moves := make([]Rewrap, 0, len(stale))
 		for _, a := range stale {
 			from, ok := opened[a.Gen]

@@ -197,8 +197,8 @@ func (db *DB) DeleteDisk(ctx context.Context, kind compute.Kind, subscriptionID,
 func (db *DB) ArtifactKey(ctx context.Context, resourceID string) (compute.ArtifactKey, error) {
 	var k compute.ArtifactKey
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT resource_id, des, gen, wrapped, platform FROM artifact_keys WHERE resource_id = ?`, resourceID).
-			Scan(&k.ResourceID, &k.DES, &k.Gen, &k.Wrapped, &k.Platform)
+		err := tx.QueryRowContext(ctx, `SELECT seq, resource_id, des, gen, wrapped, platform FROM artifact_keys WHERE resource_id = ?`, resourceID).
+			Scan(&k.Seq, &k.ResourceID, &k.DES, &k.Gen, &k.Wrapped, &k.Platform)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tresor.Errorf(tresor.NotFound, "no key for %s", resourceID)
 		}
@@ -223,18 +223,18 @@ func (db *DB) DeleteArtifactKey(ctx context.Context, resourceID string) error {
 }
 
 // StaleArtifactKeys implements compute.Store.
-func (db *DB) StaleArtifactKeys(ctx context.Context, des string, gen, limit int) ([]compute.ArtifactKey, error) {
+func (db *DB) StaleArtifactKeys(ctx context.Context, des string, gen int, after int64, limit int) ([]compute.ArtifactKey, error) {
 	var out []compute.ArtifactKey
 	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT resource_id, des, gen, wrapped, platform FROM artifact_keys
-			WHERE des = ? AND (gen < ? OR gen > ?) LIMIT ?`, strings.ToLower(des), gen, gen, limit)
+		rows, err := tx.QueryContext(ctx, `SELECT seq, resource_id, des, gen, wrapped, platform FROM artifact_keys
+			WHERE des = ? AND seq > ? AND gen <> ? ORDER BY seq LIMIT ?`, strings.ToLower(des), after, gen, limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var k compute.ArtifactKey
-			if err := rows.Scan(&k.ResourceID, &k.DES, &k.Gen, &k.Wrapped, &k.Platform); err != nil {
+			if err := rows.Scan(&k.Seq, &k.ResourceID, &k.DES, &k.Gen, &k.Wrapped, &k.Platform); err != nil {
 				return err
 			}
 			out = append(out, k)
@@ -244,18 +244,33 @@ func (db *DB) StaleArtifactKeys(ctx context.Context, des string, gen, limit int)
 	return out, internal(err, "sqlite: stale artifact keys")
 }
 
-// RewrapArtifactKeys implements compute.Store.
+// rewrapChunk is how many keys one UPDATE moves: four parameters each,
+// well below SQLite's limit on parameters.
+const rewrapChunk = 500
+
+// RewrapArtifactKeys implements compute.Store. Each chunk of keys is one
+// UPDATE ... FROM a VALUES list, which costs SQLite far less than a
+// statement per key.
 func (db *DB) RewrapArtifactKeys(ctx context.Context, moves []compute.Rewrap) (int, error) {
 	moved := 0
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		moved = 0
-		st, err := tx.PrepareContext(ctx, `UPDATE artifact_keys SET gen = ?, wrapped = ? WHERE resource_id = ? AND gen = ?`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, m := range moves {
-			res, err := st.ExecContext(ctx, m.To.Gen, m.To.Wrapped, m.To.ResourceID, m.From)
+		for len(moves) > 0 {
+			chunk := moves[:min(len(moves), rewrapChunk)]
+			moves = moves[len(chunk):]
+			var q strings.Builder
+			q.WriteString(`WITH v(seq, from_gen, gen, wrapped) AS (VALUES `)
+			args := make([]any, 0, 4*len(chunk))
+			for i, m := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?, ?)")
+				args = append(args, m.To.Seq, m.From, m.To.Gen, m.To.Wrapped)
+			}
+			q.WriteString(`) UPDATE artifact_keys SET gen = v.gen, wrapped = v.wrapped FROM v
+				WHERE artifact_keys.seq = v.seq AND artifact_keys.gen = v.from_gen`)
+			res, err := tx.ExecContext(ctx, q.String(), args...)
 			if err != nil {
 				return err
 			}

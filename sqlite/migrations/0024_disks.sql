@@ -17,12 +17,14 @@ CREATE TABLE disks (
 -- state): wrapped under generation gen of the intermediate key of the
 -- disk encryption set des, or sealed under the root key (des '').
 -- platform is the sealed platform part under double encryption. A
--- rotation moves rows from older generations to the newest.
+-- rotation moves rows from older generations to the newest, in seq order.
 CREATE TABLE artifact_keys (
-	resource_id TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+	seq         INTEGER PRIMARY KEY,
+	resource_id TEXT NOT NULL UNIQUE COLLATE NOCASE,
 	des         TEXT NOT NULL COLLATE NOCASE,
 	gen         INTEGER NOT NULL,
 	wrapped     BLOB NOT NULL,
 	platform    BLOB
 );
-CREATE INDEX artifact_keys_des ON artifact_keys (des, gen);
+-- A rotation pages through a set's keys by seq: this index is (des, seq).
+CREATE INDEX artifact_keys_des ON artifact_keys (des);
