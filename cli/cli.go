@@ -80,7 +80,10 @@ Resources (mirror az):
       [--key-source Microsoft.Storage|Microsoft.KeyVault --key-uri URI] [--state Enabled|Disabled]
   disk-encryption-set create|update|show|list|delete|list-associated-resources -n NAME -g GROUP [--key-url VERSIONED-URL]
       [--source-vault VAULT-ARM-ID] [--encryption-type T] [--enable-auto-key-rotation true|false]
-      [--mi-system-assigned] [--mi-user-assigned ID] [--federated-client-id APPID|None]
+      [--mi-system-assigned] [--mi-user-assigned ID] [--federated-client-id APPID|None];  disk-encryption-set list-key-versions -n NAME -g GROUP
+  disk create|update|show|list|delete|grant-access|revoke-access -n NAME -g GROUP [--size-gb N | --for-upload --upload-size-bytes N | --source ID]
+      [--disk-encryption-set DES-ID] [--encryption-type T] [--security-type T --secure-vm-disk-encryption-set DES-ID]
+      [--access-level Read|Write --duration-in-seconds N];  snapshot create|update|show|list|delete|grant-access|revoke-access (the same flags)
   storage container create|list|delete --account-name A [-n NAME] [--auth-mode key|login]
   storage blob upload|download|show|list|delete --account-name A -c CONTAINER [-n NAME -f FILE --overwrite] [--prefix P]
       [--auth-mode key|login] [--account-key K]
@@ -133,6 +136,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return storageAccountCommand{op: word(2), out: stdout}, rest(args, 3), nil
 	case "disk-encryption-set":
 		return desCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "disk", "snapshot":
+		return diskCommand{op: word(1), snapshot: word(0) == "snapshot", out: stdout}, rest(args, 2), nil
 	case "eventgrid":
 		if word(1) != "event-subscription" {
 			return nil, nil, errUsage

@@ -158,6 +158,11 @@ func (c desCommand) Run(ctx context.Context, args []string) error {
 			ids = []*string{}
 		}
 		return printJSON(c.out, ids)
+	case "list-key-versions":
+		if err := required(fs, "name", "resource-group"); err != nil {
+			return err
+		}
+		return listKeyVersions(ctx, cn, *group, *name, c.out)
 	case "delete":
 		if err := required(fs, "name", "resource-group"); err != nil {
 			return err
@@ -169,5 +174,5 @@ func (c desCommand) Run(ctx context.Context, args []string) error {
 		_, err = poller.PollUntilDone(ctx, nil)
 		return err
 	}
-	return fmt.Errorf("disk-encryption-set: unknown operation %q (create, update, show, list, delete, list-associated-resources)", c.op)
+	return fmt.Errorf("disk-encryption-set: unknown operation %q (create, update, show, list, delete, list-associated-resources, list-key-versions)", c.op)
 }

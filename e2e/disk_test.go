@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -355,6 +357,35 @@ func TestDisks(t *testing.T) {
 	}
 	if _, err := f.grant("plain", armcompute.AccessLevelWrite); statusOf(err) != http.StatusConflict || codeOf(err) != "OperationNotAllowed" {
 		t.Errorf("write access to a disk not made for upload = %v; want 409 OperationNotAllowed", err)
+	}
+
+	// The CLI mirrors az disk and az snapshot.
+	run := func(args ...string) string {
+		t.Helper()
+		var o, errb bytes.Buffer
+		if code := cli.Run(ctx, append(args, "--data", dir), &o, &errb); code != 0 {
+			t.Fatalf("tresor %s = exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		return o.String()
+	}
+	if out := run("disk", "create", "-g", "rg-e2e", "-n", "cli-disk", "--for-upload", "--upload-size-bytes", fmt.Sprint(size),
+		"--disk-encryption-set", *des.ID); !strings.Contains(out, `"diskState": "ReadyToUpload"`) {
+		t.Errorf("disk create printed %s", out)
+	}
+	if out := run("disk", "grant-access", "-g", "rg-e2e", "-n", "cli-disk", "--access-level", "Write", "--duration-in-seconds", "600"); !strings.Contains(out, `"accessSas": "https://md-`) {
+		t.Errorf("disk grant-access printed %s", out)
+	}
+	run("disk", "revoke-access", "-g", "rg-e2e", "-n", "cli-disk")
+	if out := run("snapshot", "create", "-g", "rg-e2e", "-n", "cli-snap", "--source", *d.ID); !strings.Contains(out, *des.ID) {
+		t.Errorf("snapshot create printed %s", out)
+	}
+	if out := run("disk-encryption-set", "list-key-versions", "-g", "rg-e2e", "-n", "des-disks"); strings.Count(out, v2) != 5 {
+		t.Errorf("list-key-versions printed %s; want five artifacts on %s", out, v2)
+	}
+	run("snapshot", "delete", "-g", "rg-e2e", "-n", "cli-snap")
+	run("disk", "delete", "-g", "rg-e2e", "-n", "cli-disk")
+	if out := run("disk", "list", "-g", "rg-e2e"); strings.Contains(out, "cli-disk") {
+		t.Errorf("disk list after delete printed %s", out)
 	}
 
 	// Delete: the disks and the snapshot, then the DES.
