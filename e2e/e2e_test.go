@@ -63,6 +63,11 @@ func startIn(tb testing.TB, dir string) *env {
 // startWith runs a server with cfg, on a free loopback port.
 func startWith(tb testing.TB, cfg cli.Config) *env {
 	tb.Helper()
+	if cfg.DataDir == "" {
+		// Never the working directory: a server's files there would be
+		// left behind, and could be committed.
+		cfg.DataDir = tb.TempDir()
+	}
 	dir := cfg.DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
