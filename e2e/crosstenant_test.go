@@ -74,30 +74,25 @@ func (e *env) roleAssignment(t *testing.T, scope, roleID, principalID string) fu
 	}
 }
 
-// TestCrossTenantCMK follows Azure's "cross-tenant customer-managed keys
-// for a new storage account" through the real clients. The service
-// provider's tenant (the home tenant) holds the storage account, a
-// user-assigned identity and a multi-tenant application whose federated
-// identity credential trusts the identity; the customer's tenant
-// (fabrikam, made with 'tresor tenant create') holds the vault and key
-// and gives the application's service principal there Key Vault Crypto
-// Service Encryption User.
-//
-// It checks: the same chain works for azidentity's ClientAssertionCredential
-// with an assertion from the managed identity endpoint; the account is
-// refused without the federated client id (the identity is of the wrong
-// tenant) and works with it; blob data round-trips; the customer revoking
-// the role locks the data with KeyVaultEncryptionKeyNotFound; the provider
-// deleting the federated credential locks it with
-// KeyVaultAccessTokenCannotBeAcquired; restoring both brings the data back
-// intact; the customer rotating the key moves the account after the daily
-// check on the virtual clock.
-func TestCrossTenantCMK(t *testing.T) {
-	dir := t.TempDir()
-	e := startWith(t, cli.Config{DataDir: dir, Clock: cli.ClockVirtual, StorageKeyCacheTTL: -1})
+// crossTenant is the setup of Azure's cross-tenant customer-managed keys:
+// the customer's tenant (fabrikam) with a vault and an RSA-3072 key, and in
+// the provider's (home) tenant a user-assigned identity and a multi-tenant
+// application whose federated credential (fic) trusts it, with a service
+// principal in the customer's tenant that has no role yet.
+type crossTenant struct {
+	cust                        *env
+	custTenant                  string
+	kv                          *azkeys.Client
+	key                         azkeys.CreateKeyResponse
+	vaultID, vaultURI           string
+	miID, miPrincipal, miClient string
+	appObject, appID, spID, fic string
+}
+
+func newCrossTenant(t *testing.T, e *env) *crossTenant {
+	t.Helper()
 	ctx := context.Background()
 	home := e.env["AZURE_TENANT_ID"]
-
 	// The customer's tenant: a vault with purge protection and RBAC, an
 	// RSA-3072 key. azkeys in that tenant follows the vault's challenge to
 	// the customer's tenant.
@@ -149,6 +144,38 @@ func TestCrossTenantCMK(t *testing.T) {
 	// the customer's tenant, which is given the key.
 	sp := cust.graph(t, cust.cred, "POST", "/servicePrincipals", `{"appId":"`+appID+`"}`, 201)
 	spID := sp["id"].(string)
+	return &crossTenant{cust: cust, custTenant: custTenant, kv: kv, key: key, vaultID: vaultID, vaultURI: vaultURI,
+		miID: miID, miPrincipal: miPrincipal, miClient: miClient, appObject: appObject, appID: appID, spID: spID, fic: fic}
+}
+
+// TestCrossTenantCMK follows Azure's "cross-tenant customer-managed keys
+// for a new storage account" through the real clients. The service
+// provider's tenant (the home tenant) holds the storage account, a
+// user-assigned identity and a multi-tenant application whose federated
+// identity credential trusts the identity; the customer's tenant
+// (fabrikam, made with 'tresor tenant create') holds the vault and key
+// and gives the application's service principal there Key Vault Crypto
+// Service Encryption User.
+//
+// It checks: the same chain works for azidentity's ClientAssertionCredential
+// with an assertion from the managed identity endpoint; the account is
+// refused without the federated client id (the identity is of the wrong
+// tenant) and works with it; blob data round-trips; the customer revoking
+// the role locks the data with KeyVaultEncryptionKeyNotFound; the provider
+// deleting the federated credential locks it with
+// KeyVaultAccessTokenCannotBeAcquired; restoring both brings the data back
+// intact; the customer rotating the key moves the account after the daily
+// check on the virtual clock.
+func TestCrossTenantCMK(t *testing.T) {
+	dir := t.TempDir()
+	e := startWith(t, cli.Config{DataDir: dir, Clock: cli.ClockVirtual, StorageKeyCacheTTL: -1})
+	ctx := context.Background()
+
+	x := newCrossTenant(t, e)
+	cust, custTenant, kv, key, vaultID, vaultURI := x.cust, x.custTenant, x.kv, x.key, x.vaultID, x.vaultURI
+	miID, miPrincipal, miClient, appObject, appID, spID, fic := x.miID, x.miPrincipal, x.miClient, x.appObject, x.appID, x.spID, x.fic
+	sub := e.env["AZURE_SUBSCRIPTION_ID"]
+	opts := e.env.ARMOptions(e.http)
 	revoke := cust.roleAssignment(t, vaultID, rbac.KeyVaultCryptoServiceEncUser, spID)
 
 	// The same chain through the unmodified SDKs: an assertion from the
