@@ -136,9 +136,14 @@ func (s *Service) refresh(ctx context.Context, k DueKeyCheck, now time.Time) (*K
 		// does not follow its key is never checked.
 		next.NextKeyCheck, next.AutoKeyRotationError = time.Time{}, APIError{}
 		return nil, s.Store.UpdateDiskEncryptionSet(ctx, next)
-	case cur.ProvisioningState == "Updating":
-		// A key change is still under way; look again later.
-		return nil, s.Store.UpdateDiskEncryptionSet(ctx, next)
+	case len(cur.Previous) > 0:
+		// A key change stopped half-way: complete it; look for a newer
+		// version at the next check.
+		if err := s.Store.UpdateDiskEncryptionSet(ctx, next); err != nil {
+			return nil, err
+		}
+		_, err := s.rotate(context.WithoutCancel(ctx), next, map[int][]byte{})
+		return nil, err
 	}
 	key, newer, err := s.newestKey(ctx, cur)
 	if err == nil && !newer {
@@ -150,6 +155,15 @@ func (s *Service) refresh(ctx context.Context, k DueKeyCheck, now time.Time) (*K
 		if d, err = s.rotateTo(ctx, next, key); err == nil {
 			return &KeyChange{ID: d.ID(), KeyURL: d.ActiveKey.KeyURL}, nil
 		}
+	}
+	// The failed move may have stored part of a rotation (a new
+	// generation, Updating): record the failure on what is stored now,
+	// never on the copy read before it.
+	if fresh, ferr := s.Store.DiskEncryptionSet(ctx, k.SubscriptionID, k.ResourceGroup, k.Name); ferr == nil {
+		next = fresh
+		next.NextKeyCheck = now.Add(s.keyCheckInterval())
+	} else {
+		return nil, errors.Join(err, ferr)
 	}
 	if e, ok := rotationError(cur, err); ok {
 		next.AutoKeyRotationError = e
