@@ -81,6 +81,11 @@ Resources (mirror az):
   disk-encryption-set create|update|show|list|delete|list-associated-resources -n NAME -g GROUP [--key-url VERSIONED-URL]
       [--source-vault VAULT-ARM-ID] [--encryption-type T] [--enable-auto-key-rotation true|false]
       [--mi-system-assigned] [--mi-user-assigned ID] [--federated-client-id APPID|None]
+  vm create|start|stop|deallocate|restart|show|list|delete|get-instance-view -n NAME -g GROUP [--image IMAGE] [--size S]
+      [--security-type ConfidentialVM --os-disk-security-encryption-type DiskWithVMGuestState
+       --os-disk-secure-vm-disk-encryption-set DES] [--os-disk-encryption-set DES] [--data-disk-sizes-gb "N ..."]
+      [--data-disk-encryption-sets "DES ..."] [--attach-data-disks "DISK ..."] [--attach-os-disk DISK] [--ephemeral-os-disk true]
+      [--os-disk-delete-option Delete|Detach] [--admin-password P (never stored)] [-d]
   storage container create|list|delete --account-name A [-n NAME] [--auth-mode key|login]
   storage blob upload|download|show|list|delete --account-name A -c CONTAINER [-n NAME -f FILE --overwrite] [--prefix P]
       [--auth-mode key|login] [--account-key K]
@@ -133,6 +138,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return storageAccountCommand{op: word(2), out: stdout}, rest(args, 3), nil
 	case "disk-encryption-set":
 		return desCommand{op: word(1), out: stdout}, rest(args, 2), nil
+	case "vm":
+		return vmCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "eventgrid":
 		if word(1) != "event-subscription" {
 			return nil, nil, errUsage
