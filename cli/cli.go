@@ -84,6 +84,11 @@ Resources (mirror az):
   disk create|update|show|list|delete|grant-access|revoke-access -n NAME -g GROUP [--size-gb N | --for-upload --upload-size-bytes N | --source ID]
       [--disk-encryption-set DES-ID] [--encryption-type T] [--security-type T --secure-vm-disk-encryption-set DES-ID]
       [--access-level Read|Write --duration-in-seconds N];  snapshot create|update|show|list|delete|grant-access|revoke-access (the same flags)
+  vm create|start|stop|deallocate|restart|show|list|delete|get-instance-view -n NAME -g GROUP [--image IMAGE] [--size S]
+      [--security-type ConfidentialVM --os-disk-security-encryption-type DiskWithVMGuestState
+       --os-disk-secure-vm-disk-encryption-set DES] [--os-disk-encryption-set DES] [--data-disk-sizes-gb "N ..."]
+      [--data-disk-encryption-sets "DES ..."] [--attach-data-disks "DISK ..."] [--attach-os-disk DISK] [--ephemeral-os-disk true]
+      [--os-disk-delete-option Delete|Detach] [--admin-password P (never stored)] [-d]
   storage container create|list|delete --account-name A [-n NAME] [--auth-mode key|login]
   storage blob upload|download|show|list|delete --account-name A -c CONTAINER [-n NAME -f FILE --overwrite] [--prefix P]
       [--auth-mode key|login] [--account-key K]
@@ -138,6 +143,8 @@ func lookup(args []string, stdout io.Writer) (command, []string, error) {
 		return desCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "disk", "snapshot":
 		return diskCommand{op: word(1), snapshot: word(0) == "snapshot", out: stdout}, rest(args, 2), nil
+	case "vm":
+		return vmCommand{op: word(1), out: stdout}, rest(args, 2), nil
 	case "eventgrid":
 		if word(1) != "event-subscription" {
 			return nil, nil, errUsage

@@ -124,18 +124,6 @@ func TestRefreshKeyVersions(t *testing.T) {
 			},
 			key: "k/v1", code: compute.ReasonIdentityNotFound,
 		},
-		{
-			name: "a key change under way",
-			setup: func(t *testing.T, f *fixture, v *versions) {
-				v.newest["k"] = "v2"
-				d, _ := f.svc.Get(ctx, f.sub, "rg", "des1")
-				d.ProvisioningState = "Updating"
-				if err := f.svc.Store.UpdateDiskEncryptionSet(ctx, d); err != nil {
-					t.Fatal(err)
-				}
-			},
-			key: "k/v1",
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,5 +315,60 @@ func TestKeyCheckSchedule(t *testing.T) {
 	}
 	if d, _ := f.svc.Get(ctx, f.sub, "rg", "des-cvm"); d.ActiveKey.KeyURL != f.vault+"/keys/k/v1" || !d.NextKeyCheck.IsZero() {
 		t.Errorf("confidential-VM DES: key %s, next check %v; want v1, none", d.ActiveKey.KeyURL, d.NextKeyCheck)
+	}
+}
+
+// TestRefreshAndStalledRotations: a move that fails half-way leaves the
+// DES as the failure left it, Updating with its new generation, its error
+// recorded, every disk readable; the next check completes the rotation,
+// as it does one a manual update left half-done.
+func TestRefreshAndStalledRotations(t *testing.T) {
+	for _, how := range []string{"automatic", "manual"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			f, v, _ := autoFixture(t)
+			f.withContent()
+			des, _ := f.svc.Get(ctx, f.sub, "rg", "des1")
+			disk, _, err := f.svc.CreateOrUpdateDisk(ctx, compute.KindDisk, f.sub, "rg", "d1", f.emptyDisk("", des.ID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, _ := f.svc.ContentKey(ctx, disk.BlobAccount())
+			v.newest["k"] = "v2"
+			store := f.svc.Store
+			f.svc.Store = &failingStore{Store: store}
+			f.now = des.NextKeyCheck
+			if how == "automatic" {
+				res, _ := f.svc.RefreshKeyVersions(ctx)
+				if len(res.Failed) != 1 {
+					t.Fatalf("refresh = %+v; want the move to fail", res)
+				}
+			} else if _, err := f.svc.Update(ctx, f.sub, "rg", "des1", compute.Spec{ActiveKey: f.key("k", "v2")}); err == nil {
+				t.Fatal("the rotation completed")
+			}
+			f.svc.Store = store
+			d, _ := f.svc.Get(ctx, f.sub, "rg", "des1")
+			if d.ProvisioningState != "Updating" || len(d.Previous) != 1 || d.ActiveKey.KeyURL != f.vault+"/keys/k/v2" {
+				t.Fatalf("after the failure: %s, %d previous, active %s; want Updating on v2", d.ProvisioningState, len(d.Previous), d.ActiveKey.KeyURL)
+			}
+			if got, err := f.svc.ContentKey(ctx, disk.BlobAccount()); err != nil || !bytes.Equal(got, before) {
+				t.Fatalf("content key half-way = %v", err)
+			}
+			f.keys.take()
+			f.now = d.NextKeyCheck
+			if _, err := f.svc.RefreshKeyVersions(ctx); err != nil {
+				t.Fatal(err)
+			}
+			d, _ = f.svc.Get(ctx, f.sub, "rg", "des1")
+			if d.ProvisioningState != "Succeeded" || len(d.Previous) != 0 {
+				t.Errorf("after the next check: %s, %d previous", d.ProvisioningState, len(d.Previous))
+			}
+			if got := f.keys.take(); got["unwrap"] != 2 || got["wrap"] != 0 {
+				t.Errorf("completing cost %v; want one unwrap per generation", got)
+			}
+			if got, err := f.svc.ContentKey(ctx, disk.BlobAccount()); err != nil || !bytes.Equal(got, before) {
+				t.Errorf("content key after = %v", err)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
-// Package compute is tresor's Microsoft.Compute resource provider. It
-// holds disk encryption sets (DES) now; managed disks, snapshots and
-// virtual machines, which attach to a DES, come later (issue 6).
+// Package compute is tresor's Microsoft.Compute resource provider: disk
+// encryption sets (DES), managed disks and snapshots, whose data keys a
+// DES protects, and virtual machines, which attach disks and, if
+// confidential, keep a guest state that their DES protects too (issue 6).
 //
 // A DES has its own intermediate key, 32 random bytes made when the DES is
 // created. Disks on the DES will wrap their data keys under it, so that
@@ -169,4 +170,5 @@ type Store interface {
 	DueDiskEncryptionSetKeyChecks(ctx context.Context, now time.Time, max int) ([]DueKeyCheck, error)
 
 	DiskStore
+	VMStore
 }

@@ -187,7 +187,7 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 	}
 	s.scheduleKeyCheck(cur, &d)
 	keyChanged := !strings.EqualFold(d.ActiveKey.KeyURL, cur.ActiveKey.KeyURL)
-	if keyChanged || d.EncryptionType != cur.EncryptionType {
+	if keyChanged || d.EncryptionType != cur.EncryptionType || len(cur.Previous) > 0 {
 		if err := s.checkRotation(ctx, cur, &d); err != nil {
 			return DiskEncryptionSet{}, err
 		}
@@ -253,13 +253,12 @@ func (d DiskEncryptionSet) latestGen() int {
 	return g
 }
 
-// checkRotation is where a change of next's key or encryption type meets
-// the resources on the DES. There are none yet; later in issue 6, disks,
-// snapshots and confidential VMs are checked here (every confidential VM
-// stopped, none with an ephemeral OS disk) and the change becomes a
-// durable rotation job that shows cur's key in next.PreviousKeys and
-// provisioningState Updating until it completes. The intermediate key
-// makes that job cheap: disks' data keys stay wrapped under it.
+// checkRotation is where a change of next's key or encryption type, or
+// the completion of a rotation in progress, meets the resources on the
+// DES, before the key service is asked anything. The type cannot change
+// while resources use the DES. A confidential VM DES moves its VMs to a
+// new key only if all of them are stopped and none has an ephemeral OS
+// disk (checkConfidentialVMs).
 func (s *Service) checkRotation(ctx context.Context, cur DiskEncryptionSet, next *DiskEncryptionSet) error {
 	users, err := s.associated(ctx, cur)
 	if err != nil {
@@ -269,11 +268,15 @@ func (s *Service) checkRotation(ctx context.Context, cur DiskEncryptionSet, next
 		return tresor.Errorf(tresor.Conflict, "The encryption type of disk encryption set %s cannot change while %d resources use it.", cur.Name, len(users)).
 			WithReason(ReasonInUse)
 	}
+	if cur.EncryptionType == ConfidentialVMEncryptedWithCustomerKey && len(users) > 0 {
+		return s.checkConfidentialVMs(ctx, cur)
+	}
 	return nil
 }
 
 // associated lists the ids of the resources the DES protects: its disks
-// and snapshots, and the confidential VMs whose guest state it protects.
+// and snapshots, and the confidential VMs whose guest state it protects
+// (the VM's id, not its guest state's).
 func (s *Service) associated(ctx context.Context, d DiskEncryptionSet) ([]string, error) {
 	vs, err := s.Store.ArtifactVersions(ctx, strings.ToLower(d.ID()))
 	if err != nil {
@@ -281,7 +284,11 @@ func (s *Service) associated(ctx context.Context, d DiskEncryptionSet) ([]string
 	}
 	out := make([]string, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, v.ResourceID)
+		id := v.ResourceID
+		if n := len(id) - len(GuestStateSuffix); n > 0 && strings.EqualFold(id[n:], GuestStateSuffix) {
+			id = id[:n]
+		}
+		out = append(out, id)
 	}
 	return out, nil
 }
@@ -537,8 +544,12 @@ func (s *Service) Delete(ctx context.Context, subscriptionID, group, name string
 	return true, s.MSI.RemoveIdentity(ctx, d.Identity)
 }
 
-// DeleteResourceGroup deletes a group's snapshots, disks and DESs.
+// DeleteResourceGroup deletes a group's VMs (detaching or deleting their
+// disks as each disk's deleteOption says), snapshots, disks and DESs.
 func (s *Service) DeleteResourceGroup(ctx context.Context, subscriptionID, group string) error {
+	if err := s.deleteGroupVMs(ctx, subscriptionID, group); err != nil {
+		return err
+	}
 	if err := s.deleteGroupDisks(ctx, subscriptionID, group); err != nil {
 		return err
 	}

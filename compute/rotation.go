@@ -110,6 +110,11 @@ func (s *Service) Resume(ctx context.Context) error {
 			}
 			s.mu.Lock()
 			cur, err := s.Get(ctx, d.SubscriptionID, d.ResourceGroup, d.Name)
+			if err == nil && len(cur.Previous) > 0 && cur.EncryptionType == ConfidentialVMEncryptedWithCustomerKey {
+				// A confidential VM started meanwhile must not receive
+				// the new key while it runs.
+				err = s.checkConfidentialVMs(ctx, cur)
+			}
 			if err == nil && len(cur.Previous) > 0 {
 				_, err = s.rotate(ctx, cur, map[int][]byte{})
 			}

@@ -36,6 +36,12 @@ func TestRequiredAction(t *testing.T) {
 		{"GET", sub + "/providers/Microsoft.Compute/diskEncryptionSets", "Microsoft.Compute/diskEncryptionSets/read", sub, true},
 		{"GET", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1/associatedResources",
 			"Microsoft.Compute/diskEncryptionSets/associatedResources/read", sub + "/resourceGroups/g1/providers/Microsoft.Compute/diskEncryptionSets/des1", true},
+		{"POST", sub + "/resourceGroups/g1/providers/Microsoft.Compute/virtualMachines/vm1/start",
+			"Microsoft.Compute/virtualMachines/start/action", sub + "/resourceGroups/g1/providers/Microsoft.Compute/virtualMachines/vm1", true},
+		{"POST", sub + "/resourceGroups/g1/providers/Microsoft.Compute/virtualMachines/vm1/deallocate",
+			"Microsoft.Compute/virtualMachines/deallocate/action", sub + "/resourceGroups/g1/providers/Microsoft.Compute/virtualMachines/vm1", true},
+		{"GET", sub + "/resourceGroups/g1/providers/Microsoft.Compute/virtualMachines/vm1/instanceView",
+			"Microsoft.Compute/virtualMachines/instanceView/read", sub + "/resourceGroups/g1/providers/Microsoft.Compute/virtualMachines/vm1", true},
 		// Extension resources belong to the last provider named.
 		{"PUT", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1",
 			"Microsoft.EventGrid/eventSubscriptions/write", vault + "/providers/Microsoft.EventGrid/eventSubscriptions/es1", true},

@@ -1,10 +1,14 @@
 // Package computehttp is the ARM face of package compute: the
-// Microsoft.Compute/diskEncryptionSets routes as armcompute calls them
-// (api-version 2026-03-02 for v8; earlier versions send the same schema).
+// Microsoft.Compute diskEncryptionSets, disks, snapshots and
+// virtualMachines routes as armcompute calls them (api-version 2026-03-02
+// for v8's disk resources, 2026-04-01 for its VMs; earlier versions send
+// the same schema).
 //
 // Every operation completes before it answers, so PUT and PATCH answer 200
-// with the finished resource (the Go client refuses 201 for a DES), which
-// the SDKs' pollers take as done, and DELETE answers 200 or 204.
+// with the finished resource (the Go client refuses 201 for a DES or a
+// disk; a VM's PUT answers 201 when it creates one, with provisioningState
+// Succeeded), which the SDKs' pollers take as done, POST actions answer
+// 200, and DELETE answers 200 or 204.
 package computehttp
 
 import (
@@ -19,7 +23,7 @@ import (
 	"github.com/tresorkms/tresor/compute"
 )
 
-// Provider serves disk encryption sets.
+// Provider serves disk encryption sets, disks, snapshots and VMs.
 type Provider struct {
 	Service *compute.Service
 }
@@ -44,10 +48,10 @@ func (p *Provider) Routes() []armhttp.Route {
 		{Pattern: "GET " + one + "/keyVersions", Handler: p.listKeyVersions},
 		{Pattern: "GET " + group + "/diskEncryptionSets", Handler: p.list},
 		{Pattern: "GET " + sub + "/diskEncryptionSets", Handler: p.list},
-	}, p.diskRoutes()...)
+	}, append(p.diskRoutes(), p.vmRoutes()...)...)
 }
 
-// Resources lists a subscription's DESs, disks and snapshots.
+// Resources lists a subscription's DESs, disks, snapshots and VMs.
 func (p *Provider) Resources(ctx context.Context, subscriptionID string) ([]arm.Resource, error) {
 	ds, err := p.Service.List(ctx, subscriptionID, "")
 	if err != nil {
@@ -68,10 +72,18 @@ func (p *Provider) Resources(ctx context.Context, subscriptionID string) ([]arm.
 			out = append(out, arm.Resource{ID: id, Location: d.Location, Tags: d.Tags})
 		}
 	}
+	vms, err := p.Service.ListVMs(ctx, subscriptionID, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vms {
+		id, _ := arm.Parse(v.ID())
+		out = append(out, arm.Resource{ID: id, Location: v.Location, Tags: v.Tags})
+	}
 	return out, nil
 }
 
-// DeleteResourceGroup deletes a group's DESs.
+// DeleteResourceGroup deletes a group's VMs, snapshots, disks and DESs.
 func (p *Provider) DeleteResourceGroup(ctx context.Context, subscriptionID, group string) error {
 	return p.Service.DeleteResourceGroup(ctx, subscriptionID, group)
 }
@@ -227,7 +239,7 @@ func (p *Provider) createOrUpdate(w http.ResponseWriter, r *http.Request) error 
 	}
 	d, _, err := p.Service.CreateOrUpdate(r.Context(), sub.ID, sub.TenantID, r.PathValue("resourceGroupName"), r.PathValue("diskEncryptionSetName"), sp)
 	if err != nil {
-		return err
+		return keyTarget(err)
 	}
 	// 200 with the finished resource, created or not: armcompute refuses
 	// 201 here, and its poller is done at once.
@@ -253,10 +265,20 @@ func (p *Provider) update(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := p.Service.Update(ctx, sub.ID, group, name, sp)
 	if err != nil {
-		return err
+		return keyTarget(err)
 	}
 	armhttp.WriteJSON(w, http.StatusOK, wire(d))
 	return nil
+}
+
+// keyTarget names properties.activeKey as the target of a key change that
+// the resources on the DES refuse (confidential VMs running, or with
+// ephemeral OS disks).
+func keyTarget(err error) error {
+	if tresor.ReasonOf(err) == compute.ReasonOperationNotAllowed {
+		return armhttp.WithTarget(err, "properties.activeKey")
+	}
+	return err
 }
 
 func (p *Provider) get(w http.ResponseWriter, r *http.Request) error {
