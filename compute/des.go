@@ -192,6 +192,9 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 			return DiskEncryptionSet{}, err
 		}
 	}
+	// Every generation the update needs is opened before anything is
+	// stored, so that a key that no longer unwraps refuses the update and
+	// changes nothing.
 	opened := map[int][]byte{}
 	if keyChanged || cur.Pending() || len(cur.Previous) > 0 {
 		plain, err := s.open(ctx, cur)
@@ -199,6 +202,11 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 			return DiskEncryptionSet{}, err
 		}
 		opened[cur.Key.Gen] = plain
+		for _, w := range cur.Previous {
+			if opened[w.Gen], err = s.openGeneration(ctx, cur, w.Gen, false); err != nil {
+				return DiskEncryptionSet{}, err
+			}
+		}
 	}
 	if sp.Identity != nil {
 		var err error
@@ -210,6 +218,15 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 		if sp.Identity != nil {
 			s.MSI.ApplyIdentity(ctx, d.ID(), d.TenantID, d.Identity, cur.Identity.Spec()) //nolint:errcheck // best effort, as in CreateOrUpdate
 		}
+	}
+	// Every generation is opened as the DES's identity, so the identity
+	// that uses the key cannot change with the key, nor while artifacts
+	// are still on an older generation.
+	if (keyChanged && !cur.Pending() || len(cur.Previous) > 0) && !sameKeyIdentity(cur, d) {
+		undo()
+		return DiskEncryptionSet{}, tresor.Errorf(tresor.Conflict,
+			"The identity or federatedClientId of disk encryption set %s cannot change together with its key or while a key change is in progress; change them in separate updates.", cur.Name).
+			WithReason(ReasonOperationNotAllowed)
 	}
 	switch {
 	case keyChanged && !cur.Pending():
@@ -239,9 +256,19 @@ func (s *Service) update(ctx context.Context, cur DiskEncryptionSet, sp Spec) (D
 	s.cache.drop(d.ID())
 	if len(d.Previous) > 0 {
 		fault.Point("compute/rotation-started")
-		return s.rotate(ctx, d, opened)
+		// The rotation is durable work of its own: a client that goes
+		// away does not stop it half-way.
+		return s.rotate(context.WithoutCancel(ctx), d, opened)
 	}
 	return d, nil
+}
+
+// sameKeyIdentity reports whether a and b use their keys as the same
+// identity.
+func sameKeyIdentity(a, b DiskEncryptionSet) bool {
+	ia, errA := a.keyIdentity()
+	ib, errB := b.keyIdentity()
+	return errA == nil && errB == nil && ia.Principal.ObjectID == ib.Principal.ObjectID && ia.FederatedClientID == ib.FederatedClientID
 }
 
 // latestGen returns the highest generation d has had.

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/tresorkms/tresor"
+	"github.com/tresorkms/tresor/arm/msi"
 	"github.com/tresorkms/tresor/compute"
+	"github.com/tresorkms/tresor/identity"
 )
 
 // content is a fake compute.Content: it records what exists and what was
@@ -467,5 +469,35 @@ func TestDiskMovesDES(t *testing.T) {
 		if _, err := f.svc.Delete(ctx, f.sub, "rg", name); err != nil {
 			t.Errorf("delete %s: %v", name, err)
 		}
+	}
+}
+
+// TestKeyAndIdentityApart: every generation is opened as the DES's
+// identity, so changing the identity (or federatedClientId) with the key,
+// or while a key change is in progress, is refused and changes nothing.
+func TestKeyAndIdentityApart(t *testing.T) {
+	f := newFixture(t)
+	f.withContent()
+	ctx := context.Background()
+	des := f.newDES(t, "des1", "")
+	if _, _, err := f.svc.CreateOrUpdateDisk(ctx, compute.KindDisk, f.sub, "rg", "d1", f.emptyDisk("", des.ID())); err != nil {
+		t.Fatal(err)
+	}
+	both := compute.Spec{ActiveKey: f.key("k", "v2"), Identity: &msi.Spec{SystemAssigned: true}}
+	if _, err := f.svc.Update(ctx, f.sub, "rg", "des1", both); tresor.ReasonOf(err) != compute.ReasonOperationNotAllowed {
+		t.Fatalf("key and identity at once = %v; want 409 OperationNotAllowed", err)
+	}
+	if d, _ := f.svc.Get(ctx, f.sub, "rg", "des1"); d.ActiveKey.KeyURL != f.vault+"/keys/k/v1" || d.Identity.SystemAssigned.ObjectID != "" || d.ProvisioningState != "Succeeded" {
+		t.Errorf("after the refusal: key %s, system identity %q, %s; want unchanged", d.ActiveKey.KeyURL, d.Identity.SystemAssigned.ObjectID, d.ProvisioningState)
+	}
+	store := f.svc.Store
+	f.svc.Store = &failingStore{Store: store}
+	f.svc.Update(ctx, f.sub, "rg", "des1", compute.Spec{ActiveKey: f.key("k", "v2")}) //nolint:errcheck // it fails half-way, as meant
+	f.svc.Store = store
+	if _, err := f.svc.Update(ctx, f.sub, "rg", "des1", compute.Spec{FederatedClientID: ptr(identity.NewGUID())}); tresor.ReasonOf(err) != compute.ReasonOperationNotAllowed {
+		t.Errorf("federatedClientId during a key change = %v; want 409 OperationNotAllowed", err)
+	}
+	if d, err := f.svc.Update(ctx, f.sub, "rg", "des1", compute.Spec{}); err != nil || d.ProvisioningState != "Succeeded" {
+		t.Errorf("completing = %s, %v", d.ProvisioningState, err)
 	}
 }
