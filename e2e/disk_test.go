@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
@@ -254,6 +255,47 @@ func TestDisks(t *testing.T) {
 	})
 	if err != nil || *plain.Properties.Encryption.Type != armcompute.EncryptionTypeEncryptionAtRestWithPlatformKey {
 		t.Fatalf("platform disk = %+v, %v", plain.Properties, err)
+	}
+
+	// Linked access: Bob, Contributor on his own group only, may neither
+	// copy a disk he cannot read nor use a DES he cannot read.
+	sub := e.env["AZURE_SUBSCRIPTION_ID"]
+	groups, err := armresources.NewResourceGroupsClient(sub, e.cred, e.env.ARMOptions(e.http))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := groups.CreateOrUpdate(ctx, "rg-bob", armresources.ResourceGroup{Location: to.Ptr("westeurope")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	bob := e.newPrincipal(t, "bob")
+	e.assignRole(t, "/subscriptions/"+sub+"/resourceGroups/rg-bob", rbac.Contributor, bob.objectID)
+	bobDisks, err := armcompute.NewDisksClient(sub, bob.cred, e.env.ARMOptions(e.http))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobCreate := func(name string, p *armcompute.DiskProperties) error {
+		poller, err := bobDisks.BeginCreateOrUpdate(ctx, "rg-bob", name, armcompute.Disk{Location: to.Ptr("westeurope"), Properties: p}, nil)
+		if err == nil {
+			_, err = poller.PollUntilDone(ctx, nil)
+		}
+		return err
+	}
+	if err := bobCreate("stolen", &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionCopy), SourceResourceID: d.ID},
+		Encryption:   &armcompute.Encryption{Type: to.Ptr(armcompute.EncryptionTypeEncryptionAtRestWithPlatformKey)},
+	}); statusOf(err) != http.StatusForbidden || codeOf(err) != "LinkedAuthorizationFailed" {
+		t.Errorf("Bob copies a disk he cannot read = %v; want 403 LinkedAuthorizationFailed", err)
+	}
+	if err := bobCreate("borrowed", &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1),
+		Encryption: &armcompute.Encryption{DiskEncryptionSetID: des.ID},
+	}); statusOf(err) != http.StatusForbidden || codeOf(err) != "LinkedAuthorizationFailed" {
+		t.Errorf("Bob uses a DES he cannot read = %v; want 403 LinkedAuthorizationFailed", err)
+	}
+	if err := bobCreate("own", &armcompute.DiskProperties{
+		CreationData: &armcompute.CreationData{CreateOption: to.Ptr(armcompute.DiskCreateOptionEmpty)}, DiskSizeGB: to.Ptr[int32](1),
+	}); err != nil {
+		t.Errorf("Bob creates a disk in his group: %v", err)
 	}
 
 	// associatedResources lists the disk and the snapshot.

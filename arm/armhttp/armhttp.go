@@ -152,6 +152,7 @@ type ctxKey int
 const (
 	pathKey ctxKey = iota // the cleaned path as sent, before lower-casing
 	subscriptionKey
+	handlerKey // the front door, for AuthorizeLinked
 )
 
 // Subscription returns the subscription the request addresses, resolved and
@@ -190,6 +191,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithValue(tresor.WithPrincipal(r.Context(), p), pathKey, clean)
+	ctx = context.WithValue(ctx, handlerKey, h)
 	defer func() { h.record(r.WithContext(ctx), w, clean) }()
 	lower := r.WithContext(ctx)
 	u := *r.URL

@@ -185,7 +185,11 @@ func (p *Provider) putDisk(w http.ResponseWriter, r *http.Request, kind compute.
 	if in.Tags == nil {
 		in.Tags = map[string]string{}
 	}
-	d, _, err := p.Service.CreateOrUpdateDisk(r.Context(), kind, armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("name"), diskSpecOf(in))
+	sp := diskSpecOf(in)
+	if err := authorizeLinks(r, sp); err != nil {
+		return err
+	}
+	d, _, err := p.Service.CreateOrUpdateDisk(r.Context(), kind, armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("name"), sp)
 	if err != nil {
 		return err
 	}
@@ -200,7 +204,11 @@ func (p *Provider) patchDisk(w http.ResponseWriter, r *http.Request, kind comput
 	if err := armhttp.Decode(r, &in); err != nil {
 		return err
 	}
-	d, err := p.Service.UpdateDisk(r.Context(), kind, armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("name"), diskSpecOf(in))
+	sp := diskSpecOf(in)
+	if err := authorizeLinks(r, sp); err != nil {
+		return err
+	}
+	d, err := p.Service.UpdateDisk(r.Context(), kind, armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("name"), sp)
 	if err != nil {
 		return err
 	}
@@ -297,4 +305,35 @@ func (p *Provider) listKeyVersions(w http.ResponseWriter, r *http.Request) error
 	}
 	armhttp.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// authorizeLinks checks that the caller may read what a disk request links
+// to: the source of a copy and the disk encryption sets it names. The
+// front door has checked only the disk itself.
+func authorizeLinks(r *http.Request, sp compute.DiskSpec) error {
+	if id := sp.SourceResourceID; id != "" {
+		action := compute.Namespace + "/disks/read"
+		if rid, err := arm.Parse(id); err == nil && len(rid.Types) == 1 && strings.EqualFold(rid.Types[0], string(compute.KindSnapshot)) {
+			action = compute.Namespace + "/snapshots/read"
+		}
+		if err := armhttp.AuthorizeLinked(r, id, action); err != nil {
+			return err
+		}
+	}
+	for _, id := range []string{deref(sp.DESID), sp.SecureDESID} {
+		if id == "" {
+			continue
+		}
+		if err := armhttp.AuthorizeLinked(r, id, compute.Namespace+"/diskEncryptionSets/read"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

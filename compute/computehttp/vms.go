@@ -337,6 +337,9 @@ func (p *Provider) putVM(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := authorizeVMLinks(r, sp); err != nil {
+		return err
+	}
 	v, created, err := p.Service.CreateOrUpdateVM(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("vmName"), sp)
 	if err != nil {
 		return err
@@ -358,6 +361,9 @@ func (p *Provider) patchVM(w http.ResponseWriter, r *http.Request) error {
 	}
 	sp, err := vmSpecOf(in)
 	if err != nil {
+		return err
+	}
+	if err := authorizeVMLinks(r, sp); err != nil {
 		return err
 	}
 	v, err := p.Service.UpdateVM(r.Context(), armhttp.Subscription(r).ID, r.PathValue("resourceGroupName"), r.PathValue("vmName"), sp)
@@ -431,5 +437,31 @@ func (p *Provider) listVMs(w http.ResponseWriter, r *http.Request) error {
 		out.Value = append(out.Value, vmWire(v, view))
 	}
 	armhttp.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// authorizeVMLinks checks that the caller may use what a VM request links
+// to: the disks it attaches (write, as attaching changes them) and the
+// disk encryption sets its disks name.
+func authorizeVMLinks(r *http.Request, sp compute.VMSpec) error {
+	disks := sp.DataDisks
+	if sp.OSDisk != nil {
+		disks = append([]compute.VMDisk{*sp.OSDisk}, disks...)
+	}
+	for _, d := range disks {
+		if d.ID != "" {
+			if err := armhttp.AuthorizeLinked(r, d.ID, compute.Namespace+"/disks/write"); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{d.DESID, d.SecureDESID} {
+			if id == "" {
+				continue
+			}
+			if err := armhttp.AuthorizeLinked(r, id, compute.Namespace+"/diskEncryptionSets/read"); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
