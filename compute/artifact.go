@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -145,25 +146,31 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-func cacheKey(des string, gen int) string { return strings.ToLower(des) + "#" + strconv.Itoa(gen) }
+// cacheKey names an intermediate key by its DES, its generation, and a
+// digest of its wrapped form, so that a DES deleted and made again under
+// the same name never meets the old one's keys.
+func cacheKey(des string, gen int, wrapped []byte) string {
+	sum := sha256.Sum256(wrapped)
+	return strings.ToLower(des) + "#" + strconv.Itoa(gen) + "#" + hex.EncodeToString(sum[:8])
+}
 
-func (c *keyCache) get(des string, gen int, now time.Time) []byte {
+func (c *keyCache) get(des string, gen int, wrapped []byte, now time.Time) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[cacheKey(des, gen)]
+	e, ok := c.entries[cacheKey(des, gen, wrapped)]
 	if !ok || !now.Before(e.expires) {
 		return nil
 	}
 	return e.key
 }
 
-func (c *keyCache) put(des string, gen int, key []byte, until time.Time) {
+func (c *keyCache) put(des string, gen int, wrapped, key []byte, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
 		c.entries = map[string]cacheEntry{}
 	}
-	c.entries[cacheKey(des, gen)] = cacheEntry{key: key, expires: until}
+	c.entries[cacheKey(des, gen, wrapped)] = cacheEntry{key: key, expires: until}
 }
 
 func (c *keyCache) drop(des string) {
@@ -193,14 +200,14 @@ func (d DiskEncryptionSet) generation(gen int) (WrappedKey, bool) {
 // openGeneration returns the intermediate key of generation gen of d,
 // from the cache if cached allows it.
 func (s *Service) openGeneration(ctx context.Context, d DiskEncryptionSet, gen int, cached bool) ([]byte, error) {
-	if cached && s.KeyCacheTTL > 0 {
-		if key := s.cache.get(d.ID(), gen, time.Now()); key != nil {
-			return key, nil
-		}
-	}
 	w, ok := d.generation(gen)
 	if !ok {
 		return nil, tresor.Errorf(tresor.Internal, "compute: disk encryption set %s has no key generation %d", d.Name, gen)
+	}
+	if cached && s.KeyCacheTTL > 0 {
+		if key := s.cache.get(d.ID(), gen, w.Wrapped, time.Now()); key != nil {
+			return key, nil
+		}
 	}
 	at := d
 	at.Key = w
@@ -209,7 +216,7 @@ func (s *Service) openGeneration(ctx context.Context, d DiskEncryptionSet, gen i
 		return nil, err
 	}
 	if s.KeyCacheTTL > 0 {
-		s.cache.put(d.ID(), gen, key, time.Now().Add(s.KeyCacheTTL))
+		s.cache.put(d.ID(), gen, w.Wrapped, key, time.Now().Add(s.KeyCacheTTL))
 	}
 	return key, nil
 }

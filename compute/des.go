@@ -568,6 +568,7 @@ func (s *Service) Delete(ctx context.Context, subscriptionID, group, name string
 	if err := s.Store.DeleteDiskEncryptionSet(ctx, d.SubscriptionID, d.ResourceGroup, d.Name); err != nil {
 		return false, err
 	}
+	s.cache.drop(d.ID())
 	return true, s.MSI.RemoveIdentity(ctx, d.Identity)
 }
 

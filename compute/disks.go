@@ -151,15 +151,15 @@ func (s *Service) createDisk(ctx context.Context, kind Kind, subscriptionID, gro
 		if kind == KindSnapshot {
 			return Disk{}, invalid("A snapshot is created from a disk or snapshot (createOption Copy) or uploaded (Upload).")
 		}
-		if sp.DiskSizeGB <= 0 || sp.DiskSizeGB*gib > maxDiskBytes {
+		if sp.DiskSizeGB <= 0 || sp.DiskSizeGB > maxDiskBytes/gib {
 			return Disk{}, invalid("diskSizeGB must be between 1 and %d for createOption %s.", maxDiskBytes/gib, d.CreateOption)
 		}
 		d.SizeBytes = sp.DiskSizeGB * gib
 	case "upload":
 		d.CreateOption, d.State = CreateUpload, ReadyToUpload
 		n := sp.UploadSizeBytes
-		if n < minUploadBytes || n > maxDiskBytes+512 || n%512 != 0 {
-			return Disk{}, invalid("uploadSizeBytes must be a multiple of 512 between %d (20 MiB and the 512-byte VHD footer) and %d.", int64(minUploadBytes), int64(maxDiskBytes+512))
+		if n < minUploadBytes || n > maxDiskBytes || n%512 != 0 {
+			return Disk{}, invalid("uploadSizeBytes must be a multiple of 512 between %d (20 MiB and the 512-byte VHD footer) and %d.", int64(minUploadBytes), int64(maxDiskBytes))
 		}
 		d.SizeBytes = n
 	case "copy":
@@ -178,6 +178,9 @@ func (s *Service) createDisk(ctx context.Context, kind Kind, subscriptionID, gro
 		}
 		if d.HyperVGeneration == "" {
 			d.HyperVGeneration = sd.HyperVGeneration
+		}
+		if sp.DiskSizeGB < 0 || sp.DiskSizeGB > maxDiskBytes/gib {
+			return Disk{}, invalid("diskSizeGB must be between 1 and %d.", maxDiskBytes/gib)
 		}
 		if sp.DiskSizeGB*gib > d.SizeBytes {
 			d.SizeBytes = sp.DiskSizeGB * gib
@@ -351,7 +354,8 @@ func (s *Service) updateDisk(ctx context.Context, cur Disk, sp DiskSpec) (Disk, 
 	if sp.SKU != "" {
 		d.SKU = sp.SKU
 	}
-	if sp.DiskSizeGB*gib > d.SizeBytes {
+	// diskSizeGB as GET reports it (rounded up) is no change.
+	if sp.DiskSizeGB < 0 || sp.DiskSizeGB > (d.SizeBytes+gib-1)/gib {
 		return Disk{}, notAllowed("Resizing a disk is not supported by tresor.")
 	}
 	if sp.SecurityType != "" && !strings.EqualFold(sp.SecurityType, cur.SecurityType) || sp.SecureDESID != "" && !strings.EqualFold(sp.SecureDESID, cur.SecureDESID) {

@@ -169,6 +169,8 @@ func TestDiskRefusals(t *testing.T) {
 		{"unknown create option", compute.KindDisk, bad(func(sp *compute.DiskSpec) { sp.CreateOption = "Import" }), tresor.Invalid},
 		{"no size", compute.KindDisk, bad(func(sp *compute.DiskSpec) { sp.DiskSizeGB = 0 }), tresor.Invalid},
 		{"too large", compute.KindDisk, bad(func(sp *compute.DiskSpec) { sp.DiskSizeGB = 9000 }), tresor.Invalid},
+		{"so large it overflows", compute.KindDisk, bad(func(sp *compute.DiskSpec) { sp.DiskSizeGB = 1 << 34 }), tresor.Invalid},
+		{"upload over 8 TiB", compute.KindDisk, bad(func(sp *compute.DiskSpec) { sp.CreateOption, sp.UploadSizeBytes = "Upload", 8<<40+512 }), tresor.Invalid},
 		{"upload too small", compute.KindDisk, bad(func(sp *compute.DiskSpec) { sp.CreateOption, sp.UploadSizeBytes = "Upload", 1<<20 }), tresor.Invalid},
 		{"upload not whole sectors", compute.KindDisk, bad(func(sp *compute.DiskSpec) { sp.CreateOption, sp.UploadSizeBytes = "Upload", 20<<20+513 }), tresor.Invalid},
 		{"empty snapshot", compute.KindSnapshot, bad(func(*compute.DiskSpec) {}), tresor.Invalid},
@@ -423,6 +425,13 @@ func TestGrantAccess(t *testing.T) {
 	}
 	if d, _ = f.svc.GetDisk(ctx, compute.KindDisk, f.sub, "rg", "up"); d.State != compute.Unattached {
 		t.Errorf("state after upload = %s; want Unattached", d.State)
+	}
+	// The size as GET reports it, rounded up to whole GiB, is no resize.
+	if _, err := f.svc.UpdateDisk(ctx, compute.KindDisk, f.sub, "rg", "up", compute.DiskSpec{DiskSizeGB: 1, Tags: map[string]string{"a": "b"}}); err != nil {
+		t.Errorf("update with the reported size = %v", err)
+	}
+	if _, err := f.svc.UpdateDisk(ctx, compute.KindDisk, f.sub, "rg", "up", compute.DiskSpec{DiskSizeGB: 2}); tresor.ReasonOf(err) != compute.ReasonOperationNotAllowed {
+		t.Errorf("a resize = %v; want OperationNotAllowed", err)
 	}
 	if _, err := f.svc.GrantAccess(ctx, compute.KindDisk, f.sub, "rg", "up", "Write", time.Hour); tresor.ReasonOf(err) != compute.ReasonOperationNotAllowed {
 		t.Errorf("write after upload = %v; want OperationNotAllowed", err)

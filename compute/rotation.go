@@ -77,8 +77,10 @@ func (s *Service) rotate(ctx context.Context, d DiskEncryptionSet, opened map[in
 		if err != nil {
 			return DiskEncryptionSet{}, err
 		}
-		if moved == 0 {
-			return DiskEncryptionSet{}, tresor.Errorf(tresor.Internal, "compute: the rotation of %s moved no artifact of a batch", d.Name)
+		if moved != len(moves) {
+			// Another writer moved keys meanwhile (s.mu excludes one): stop
+			// rather than let the single pass skip any.
+			return DiskEncryptionSet{}, tresor.Errorf(tresor.Internal, "compute: the rotation of %s moved %d of a batch of %d artifacts", d.Name, moved, len(moves))
 		}
 		fault.Point("compute/rotation-batch")
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -57,7 +58,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	if te.Kind == tresor.Internal && r.Context().Err() != nil {
 		// The route's timeout passed or the client went away: not a bug.
-		h.Logger.Info("blob api: request ended early", "method", r.Method, "url", r.URL.Redacted(), "err", err)
+		h.Logger.Info("blob api: request ended early", "method", r.Method, "url", logURL(r.URL), "err", err)
 		te = tresor.Errorf(tresor.Internal, "The operation could not be completed within the permitted time.").WithReason(codeOperationTimedOut)
 	}
 	var status int
@@ -83,7 +84,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case tresor.Internal:
 		status, code = http.StatusInternalServerError, "InternalError"
 		if te.Reason == "" {
-			h.Logger.Error("blob api", "method", r.Method, "url", r.URL.Redacted(), "err", err)
+			h.Logger.Error("blob api", "method", r.Method, "url", logURL(r.URL), "err", err)
 		}
 	}
 	if te.Reason != "" {
@@ -132,4 +133,17 @@ func invalidQuery(name string) error {
 // unsupportedHeader refuses a feature that tresor does not have.
 func unsupportedHeader(name, why string) error {
 	return tresor.Errorf(tresor.Invalid, "The header %s is not supported: %s.", strings.ToLower(name), why).WithReason(codeUnsupportedHeader)
+}
+
+// logURL is a request's URL as it may be logged: without the signature of
+// a SAS, which would let whoever reads the log use it.
+func logURL(u *url.URL) string {
+	q := u.Query()
+	if !q.Has("sig") {
+		return u.Redacted()
+	}
+	q.Set("sig", "REDACTED")
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.Redacted()
 }
