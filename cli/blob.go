@@ -41,6 +41,7 @@ func (s *Server) openBlobs(u urls) (*blobhttp.Handler, error) {
 		Suffix:       ".blob." + s.Domain,
 		Authenticate: s.sys.authenticator(storageAudience, u.storageAudience),
 		Authorize:    s.authorizeBlob,
+		Allow:        allowBlobOperation,
 		Authority:    strings.TrimSuffix(u.authority, "/") + "/" + s.Env["AZURE_TENANT_ID"],
 		// Request dates and SAS windows are on real time, whatever the
 		// server's clock, as tokens are: clients sign with their own clock.
@@ -66,6 +67,20 @@ func (a blobAccounts) Account(ctx context.Context, name string) (blobauth.Accoun
 		return blobauth.Account{}, err
 	}
 	return blobauth.Account{Name: name, Keys: keys}, nil
+}
+
+// allowBlobOperation lets a disk's access URL read and write the pages of
+// its one page blob and nothing more: no Put Blob or Create Page Blob that
+// would replace it with another size or kind, no blocks, no metadata.
+func allowBlobOperation(account, operation string) bool {
+	if !isDisk(account) {
+		return true
+	}
+	switch operation {
+	case "PutPage", "GetBlob", "GetBlobProperties", "GetPageRanges":
+		return true
+	}
+	return false
 }
 
 // blobKeys gives the Blob data plane the keys of its content: a storage

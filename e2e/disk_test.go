@@ -220,6 +220,10 @@ func TestDisks(t *testing.T) {
 	if _, err := pages.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(footer)), blob.HTTPRange{Offset: size - 512, Count: 512}, nil); err != nil {
 		t.Fatalf("upload the footer: %v", err)
 	}
+	// The URL writes pages, and cannot replace the blob with another.
+	if _, err := pages.Create(ctx, 8<<40, nil); statusOfBlob(err) != "AuthorizationPermissionMismatch 403" {
+		t.Errorf("create page blob through the access URL = %v; want 403 AuthorizationPermissionMismatch", err)
+	}
 	if got, _ := f.disks.Get(ctx, "rg-e2e", "up", nil); *got.Properties.DiskState != armcompute.DiskStateActiveUpload {
 		t.Errorf("state during the upload = %s", *got.Properties.DiskState)
 	}

@@ -58,6 +58,12 @@ type Handler struct {
 	// Authority is the token issuer, with the tenant, that the 401
 	// challenge names (authorization_uri).
 	Authority string
+	// Allow, if set, reports whether an account may be used for an
+	// operation (its operationId, such as "PutPage"); refused operations
+	// are 403 AuthorizationPermissionMismatch before authentication. The
+	// accounts of managed disks allow only their pages to be read and
+	// written.
+	Allow func(account, operation string) bool
 	// Now returns the current time, for request dates and SAS windows.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -140,6 +146,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	var rt route
 	if err == nil {
 		rt, err = routeFor(r)
+	}
+	if err == nil && h.Allow != nil && !h.Allow(r.account, rt.name) {
+		err = tresor.Errorf(tresor.Forbidden, "This account does not allow %s.", rt.name).WithReason(blobauth.ReasonAuthorizationPermissionMismatch)
 	}
 	if err == nil {
 		err = h.authenticate(r, rt)
