@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -164,17 +163,8 @@ func (db *DB) UpdateDiskEncryptionSet(ctx context.Context, d compute.DiskEncrypt
 
 // DiskEncryptionSet implements compute.Store.
 func (db *DB) DiskEncryptionSet(ctx context.Context, subscriptionID, group, name string) (compute.DiskEncryptionSet, error) {
-	var d compute.DiskEncryptionSet
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		var err error
-		d, err = scanDES(tx.QueryRowContext(ctx, `SELECT `+desColumns+` FROM disk_encryption_sets
-			WHERE subscription_id = ? AND resource_group = ? AND name = ?`, subscriptionID, group, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return tresor.Errorf(tresor.NotFound, "disk encryption set %s not found", name)
-		}
-		return err
-	})
-	return d, internal(err, "sqlite: disk encryption set")
+	return scanOne(ctx, db, "sqlite: disk encryption set", "disk encryption set "+name, scanDES, `SELECT `+desColumns+` FROM disk_encryption_sets
+		WHERE subscription_id = ? AND resource_group = ? AND name = ?`, subscriptionID, group, name)
 }
 
 // DiskEncryptionSets implements compute.Store.
@@ -183,23 +173,7 @@ func (db *DB) DiskEncryptionSets(ctx context.Context, subscriptionID, group stri
 	if group != "" {
 		query, args = `SELECT `+desColumns+` FROM disk_encryption_sets WHERE subscription_id = ? AND resource_group = ? ORDER BY name`, []any{subscriptionID, group}
 	}
-	var out []compute.DiskEncryptionSet
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDES(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
-	})
-	return out, internal(err, "sqlite: disk encryption sets")
+	return scanAll(ctx, db, "sqlite: disk encryption sets", scanDES, query, args...)
 }
 
 // DeleteDiskEncryptionSet implements compute.Store.

@@ -124,16 +124,7 @@ func (db *DB) UpdateDisk(ctx context.Context, d compute.Disk, k *compute.Artifac
 }
 
 func (db *DB) oneDisk(ctx context.Context, what, where string, args ...any) (compute.Disk, error) {
-	var d compute.Disk
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		var err error
-		d, err = scanDisk(tx.QueryRowContext(ctx, `SELECT `+diskColumns+` FROM disks WHERE `+where, args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			return tresor.Errorf(tresor.NotFound, "%s not found", what)
-		}
-		return err
-	})
-	return d, internal(err, "sqlite: disk")
+	return scanOne(ctx, db, "sqlite: disk", what, scanDisk, `SELECT `+diskColumns+` FROM disks WHERE `+where, args...)
 }
 
 // Disk implements compute.Store.
@@ -153,23 +144,7 @@ func (db *DB) Disks(ctx context.Context, kind compute.Kind, subscriptionID, grou
 	if group != "" {
 		query, args = `SELECT `+diskColumns+` FROM disks WHERE kind = ? AND subscription_id = ? AND resource_group = ? ORDER BY name`, append(args, group)
 	}
-	var out []compute.Disk
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDisk(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
-	})
-	return out, internal(err, "sqlite: disks")
+	return scanAll(ctx, db, "sqlite: disks", scanDisk, query, args...)
 }
 
 // DeleteDisk implements compute.Store.

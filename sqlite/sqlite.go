@@ -190,3 +190,41 @@ func timeFromNull(n sql.NullInt64) time.Time {
 	}
 	return time.Unix(n.Int64, 0).UTC()
 }
+
+// scanAll reads every row of a query in a read transaction with scan, for
+// the stores whose rows are a few columns and a JSON document. op names
+// the operation in an unexpected error.
+func scanAll[T any](ctx context.Context, db *DB, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := db.view(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	return out, internal(err, op)
+}
+
+// scanOne reads the one row of a query with scan: NotFound (what) if
+// there is none.
+func scanOne[T any](ctx context.Context, db *DB, op, what string, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	var v T
+	err := db.view(ctx, func(tx *sql.Tx) error {
+		var err error
+		v, err = scan(tx.QueryRowContext(ctx, query, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return tresor.Errorf(tresor.NotFound, "%s not found", what)
+		}
+		return err
+	})
+	return v, internal(err, op)
+}

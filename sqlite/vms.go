@@ -157,17 +157,8 @@ func (db *DB) UpdateVirtualMachine(ctx context.Context, v compute.VirtualMachine
 
 // VirtualMachine implements compute.Store.
 func (db *DB) VirtualMachine(ctx context.Context, subscriptionID, group, name string) (compute.VirtualMachine, error) {
-	var v compute.VirtualMachine
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		var err error
-		v, err = scanVM(tx.QueryRowContext(ctx, `SELECT `+vmColumns+` FROM virtual_machines
-			WHERE subscription_id = ? AND resource_group = ? AND name = ?`, subscriptionID, group, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return tresor.Errorf(tresor.NotFound, "virtual machine %s not found", name)
-		}
-		return err
-	})
-	return v, internal(err, "sqlite: virtual machine")
+	return scanOne(ctx, db, "sqlite: virtual machine", "virtual machine "+name, scanVM, `SELECT `+vmColumns+` FROM virtual_machines
+		WHERE subscription_id = ? AND resource_group = ? AND name = ?`, subscriptionID, group, name)
 }
 
 // VirtualMachines implements compute.Store.
@@ -176,23 +167,7 @@ func (db *DB) VirtualMachines(ctx context.Context, subscriptionID, group string)
 	if group != "" {
 		query, args = `SELECT `+vmColumns+` FROM virtual_machines WHERE subscription_id = ? AND resource_group = ? ORDER BY name`, []any{subscriptionID, group}
 	}
-	var out []compute.VirtualMachine
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			v, err := scanVM(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
-	})
-	return out, internal(err, "sqlite: virtual machines")
+	return scanAll(ctx, db, "sqlite: virtual machines", scanVM, query, args...)
 }
 
 // DeleteVirtualMachine implements compute.Store.
