@@ -98,3 +98,20 @@ func collect[P, T any](ctx context.Context, pager *runtime.Pager[P], items func(
 	}
 	return all, nil
 }
+
+// await waits for the operation a Begin call started, or returns the
+// error it failed with.
+func await[T any](ctx context.Context, p *runtime.Poller[T], err error) error {
+	_, err = result(ctx, p, err)
+	return err
+}
+
+// result waits for the operation a Begin call started and returns its
+// result, or the error it failed with.
+func result[T any](ctx context.Context, p *runtime.Poller[T], err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return p.PollUntilDone(ctx, nil)
+}

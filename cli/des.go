@@ -93,10 +93,7 @@ func (c desCommand) Run(ctx context.Context, args []string) error {
 				ActiveKey: key, EncryptionType: typ, RotationToLatestKeyVersionEnabled: rotation, FederatedClientID: fed,
 			},
 		}, nil)
-		if err != nil {
-			return err
-		}
-		res, err := poller.PollUntilDone(ctx, nil)
+		res, err := result(ctx, poller, err)
 		if err != nil {
 			return err
 		}
@@ -111,10 +108,7 @@ func (c desCommand) Run(ctx context.Context, args []string) error {
 				ActiveKey: key, EncryptionType: typ, RotationToLatestKeyVersionEnabled: rotation, FederatedClientID: fed,
 			},
 		}, nil)
-		if err != nil {
-			return err
-		}
-		res, err := poller.PollUntilDone(ctx, nil)
+		res, err := result(ctx, poller, err)
 		if err != nil {
 			return err
 		}
@@ -168,11 +162,7 @@ func (c desCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		poller, err := sets.BeginDelete(ctx, *group, *name, nil)
-		if err != nil {
-			return err
-		}
-		_, err = poller.PollUntilDone(ctx, nil)
-		return err
+		return await(ctx, poller, err)
 	}
 	return fmt.Errorf("disk-encryption-set: unknown operation %q (create, update, show, list, delete, list-associated-resources, list-key-versions)", c.op)
 }

@@ -120,10 +120,7 @@ func (c diskCommand) Run(ctx context.Context, args []string) error {
 			poller, err := snaps.BeginCreateOrUpdate(ctx, *group, *name, armcompute.Snapshot{Location: location, Properties: &armcompute.SnapshotProperties{
 				CreationData: cd, DiskSizeGB: sizeGB, Encryption: encryption(), SecurityProfile: sec, OSType: ost,
 			}}, nil)
-			if err != nil {
-				return err
-			}
-			res, err := poller.PollUntilDone(ctx, nil)
+			res, err := result(ctx, poller, err)
 			if err != nil {
 				return err
 			}
@@ -132,10 +129,7 @@ func (c diskCommand) Run(ctx context.Context, args []string) error {
 		poller, err := disks.BeginCreateOrUpdate(ctx, *group, *name, armcompute.Disk{Location: location, SKU: skuv, Properties: &armcompute.DiskProperties{
 			CreationData: cd, DiskSizeGB: sizeGB, Encryption: encryption(), SecurityProfile: sec, OSType: ost,
 		}}, nil)
-		if err != nil {
-			return err
-		}
-		res, err := poller.PollUntilDone(ctx, nil)
+		res, err := result(ctx, poller, err)
 		if err != nil {
 			return err
 		}
@@ -143,20 +137,14 @@ func (c diskCommand) Run(ctx context.Context, args []string) error {
 	case "update":
 		if c.snapshot {
 			poller, err := snaps.BeginUpdate(ctx, *group, *name, armcompute.SnapshotUpdate{Properties: &armcompute.SnapshotUpdateProperties{Encryption: encryption()}}, nil)
-			if err != nil {
-				return err
-			}
-			res, err := poller.PollUntilDone(ctx, nil)
+			res, err := result(ctx, poller, err)
 			if err != nil {
 				return err
 			}
 			return printJSON(c.out, res.Snapshot)
 		}
 		poller, err := disks.BeginUpdate(ctx, *group, *name, armcompute.DiskUpdate{Properties: &armcompute.DiskUpdateProperties{Encryption: encryption()}}, nil)
-		if err != nil {
-			return err
-		}
-		res, err := poller.PollUntilDone(ctx, nil)
+		res, err := result(ctx, poller, err)
 		if err != nil {
 			return err
 		}
@@ -200,37 +188,23 @@ func (c diskCommand) Run(ctx context.Context, args []string) error {
 	case "delete":
 		if c.snapshot {
 			poller, err := snaps.BeginDelete(ctx, *group, *name, nil)
-			if err != nil {
-				return err
-			}
-			_, err = poller.PollUntilDone(ctx, nil)
-			return err
+			return await(ctx, poller, err)
 		}
 		poller, err := disks.BeginDelete(ctx, *group, *name, nil)
-		if err != nil {
-			return err
-		}
-		_, err = poller.PollUntilDone(ctx, nil)
-		return err
+		return await(ctx, poller, err)
 	case "grant-access":
 		grant := armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevel(*access)), DurationInSeconds: to.Ptr(int32(*duration))}
 		var sas *string
 		if c.snapshot {
 			poller, err := snaps.BeginGrantAccess(ctx, *group, *name, grant, nil)
-			if err != nil {
-				return err
-			}
-			res, err := poller.PollUntilDone(ctx, nil)
+			res, err := result(ctx, poller, err)
 			if err != nil {
 				return err
 			}
 			sas = res.AccessSAS
 		} else {
 			poller, err := disks.BeginGrantAccess(ctx, *group, *name, grant, nil)
-			if err != nil {
-				return err
-			}
-			res, err := poller.PollUntilDone(ctx, nil)
+			res, err := result(ctx, poller, err)
 			if err != nil {
 				return err
 			}
@@ -240,18 +214,10 @@ func (c diskCommand) Run(ctx context.Context, args []string) error {
 	case "revoke-access":
 		if c.snapshot {
 			poller, err := snaps.BeginRevokeAccess(ctx, *group, *name, nil)
-			if err != nil {
-				return err
-			}
-			_, err = poller.PollUntilDone(ctx, nil)
-			return err
+			return await(ctx, poller, err)
 		}
 		poller, err := disks.BeginRevokeAccess(ctx, *group, *name, nil)
-		if err != nil {
-			return err
-		}
-		_, err = poller.PollUntilDone(ctx, nil)
-		return err
+		return await(ctx, poller, err)
 	}
 	return fmt.Errorf("%s: unknown operation %q (create, update, show, list, delete, grant-access, revoke-access)", c.noun(), c.op)
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 )
@@ -42,16 +41,6 @@ func imageOf(s string) (*armcompute.ImageReference, error) {
 		return nil, fmt.Errorf("--image: want an alias (Ubuntu2204, Ubuntu2404, Debian12, Win2022Datacenter, Win2025Datacenter), a URN publisher:offer:sku:version or an image id, got %q", s)
 	}
 	return &armcompute.ImageReference{Publisher: &parts[0], Offer: &parts[1], SKU: &parts[2], Version: &parts[3]}, nil
-}
-
-// await waits for the operation a Begin call started, or returns the
-// error it failed with.
-func await[T any](ctx context.Context, p *runtime.Poller[T], err error) error {
-	if err != nil {
-		return err
-	}
-	_, err = p.PollUntilDone(ctx, nil)
-	return err
 }
 
 // splitList splits a flag's value on spaces and commas, as az takes
